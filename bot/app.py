@@ -1,0 +1,135 @@
+"""`build_app(settings)`: the Bolt App with every feature registered."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App, BoltRequest, BoltResponse
+
+from bot.errors import ConfigError
+from bot.log import log_context
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack import dedupe
+
+log = logging.getLogger(__name__)
+
+# Vertical slices; each may have listeners.py with register(app, services).
+FEATURES = (
+    "bot.people",
+    "bot.content",
+    "bot.delivery",
+    "bot.proof",
+    "bot.intake",
+    "bot.premortem",
+    "bot.digest",
+)
+
+
+class NudgebotApp(App):
+    """A Bolt App that remembers which commands and events it listens to,
+    so a test can hold config/manifest.yml to exactly that set."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registered_commands: set[str] = set()
+        self.registered_events: set[str] = set()
+
+    def command(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(command, str):
+            self.registered_commands.add(command)
+        return super().command(command, *args, **kwargs)
+
+    def event(self, event: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(event, str):
+            self.registered_events.add(event)
+        elif isinstance(event, dict) and isinstance(event.get("type"), str):
+            self.registered_events.add(event["type"])
+        return super().event(event, *args, **kwargs)
+
+    def message(self, *args: Any, **kwargs: Any) -> Any:
+        self.registered_events.add("message")
+        return super().message(*args, **kwargs)
+
+
+def build_app(settings: Settings, *, services: Services | None = None) -> NudgebotApp:
+    """A ready App. Needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN (ConfigError otherwise)."""
+    if settings.slack_signing_secret is None:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set; copy it from the app's Basic Information page "
+            "(create the app from config/manifest.yml)"
+        )
+    services = services or Services.create(settings)
+    app = NudgebotApp(
+        client=services.client,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # `nudgebot run` checks the token itself, with a message a person can act on.
+        token_verification_enabled=False,
+        # Acks return at once; the work runs here, so a slow listener never holds an ack.
+        listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),
+        logger=logging.getLogger("slack_bolt.App"),
+    )
+    app.use(_request_context)
+    app.use(_dedupe_events(services))
+    app.error(_on_error)
+    for feature in FEATURES:
+        _register(feature, app, services)
+    services.add_tick("forget-seen-events", lambda: _forget_seen(services), 600)
+    return app
+
+
+def _register(feature: str, app: NudgebotApp, services: Services) -> None:
+    name = f"{feature}.listeners"
+    if importlib.util.find_spec(name) is None:
+        return
+    importlib.import_module(name).register(app, services)
+
+
+def _request_context(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
+    body = req.body or {}
+    request_id = body.get("event_id") or body.get("trigger_id") or body.get("type", "request")
+    with log_context(request_id=str(request_id)):
+        return next()
+
+
+def _dedupe_events(services: Services) -> Callable[..., BoltResponse]:
+    def middleware(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
+        event_id = (req.body or {}).get("event_id")
+        if not event_id:
+            return next()
+        with services.session() as session:
+            fresh = dedupe.first_sighting(session, event_id=str(event_id), now=services.clock.now())
+        if not fresh:
+            retry = _first(req.headers.get("x-slack-retry-num"))
+            log.info("duplicate event dropped (retry %s)", retry or "?")
+            return BoltResponse(status=200, body="")
+        return next()
+
+    return middleware
+
+
+def _first(values: Sequence[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+def _forget_seen(services: Services) -> None:
+    with services.session() as session:
+        dedupe.forget_old(session, now=services.clock.now())
+
+
+def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+    # One place for what no listener handled: log the kind, never the payload
+    # (it may hold someone's reflection), and tell the person instead of failing silently.
+    log.exception("listener failed: %s", type(error).__name__)
+    if body.get("response_url"):
+        respond(
+            text="Sorry, something went wrong on our side and nothing was changed. "
+            "Please try again in a minute.",
+            response_type="ephemeral",
+            replace_original=False,
+        )

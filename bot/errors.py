@@ -1,0 +1,27 @@
+"""Errors a person can act on. The CLI prints them as one line, never a traceback."""
+
+from __future__ import annotations
+
+
+class NudgebotError(Exception):
+    """Base of errors whose message is meant for a person. `exit_code` is the CLI's."""
+
+    exit_code = 1
+
+
+class ConfigError(NudgebotError):
+    """A setting or a config file is wrong. The message names the setting or file:line."""
+
+    exit_code = 2
+
+
+class UserError(NudgebotError):
+    """Bad input to a command: a missing file, an unknown program id, a malformed CSV."""
+
+    exit_code = 1
+
+
+class PermissionDenied(NudgebotError):
+    """The actor may not do this. Listeners turn it into an ephemeral explanation."""
+
+    exit_code = 3

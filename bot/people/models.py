@@ -1,0 +1,50 @@
+"""People: who Nudgebot may nudge, in which time zone, language and role."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Enum, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db import Base, utcnow
+
+
+class Role(enum.StrEnum):
+    employee = "employee"
+    manager = "manager"
+    ld_lead = "ld_lead"
+
+
+class Person(Base):
+    __tablename__ = "people"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "slack_user_id"),
+        Index("ix_people_manager", "workspace_id", "manager_slack_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), default="")
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    # From Slack; tz_override and the org CSV win over it (see people.service).
+    tz: Mapped[str | None] = mapped_column(String(64))
+    tz_override: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    country: Mapped[str | None] = mapped_column(String(2))
+    team: Mapped[str | None] = mapped_column(String(255))
+    manager_slack_user_id: Mapped[str | None] = mapped_column(String(32))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, validate_strings=True), default=Role.employee
+    )
+    start_date: Mapped[date | None]
+    # Per-person overrides of the global working window ("09:00-17:30", "mon,tue").
+    working_hours: Mapped[str | None] = mapped_column(String(16))
+    working_days: Mapped[str | None] = mapped_column(String(32))
+    paused_until: Mapped[datetime | None]
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+    is_bot: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

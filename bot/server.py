@@ -1,0 +1,113 @@
+"""`nudgebot run`: migrate, check Slack, then serve HTTP and tick the scheduler.
+
+HTTP runs on waitress: a production WSGI server in pure Python (no compiler, no
+fork), with a thread pool so a slow listener never holds another request's ack,
+and its own buffering of slow clients. Socket Mode, when SLACK_APP_TOKEN is set,
+receives Slack over a websocket instead; /healthz, /metrics and /hooks are
+served over HTTP in both modes.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk.errors import SlackApiError
+from waitress.server import create_server
+
+from bot import migrate
+from bot.app import NudgebotApp, build_app
+from bot.errors import ConfigError
+from bot.services import Services
+from bot.slack.client import MANIFEST_HINT
+from bot.web import make_wsgi_app
+
+log = logging.getLogger(__name__)
+
+
+def check_slack_credentials(services: Services) -> dict[str, Any]:
+    """auth.test once, so a wrong token is one clear line, not a stream of 401s later."""
+    try:
+        response = services.client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown error")
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN was refused by Slack ({error}); {MANIFEST_HINT}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach Slack at {services.settings.slack_api_url} ({exc}); "
+            "check SLACK_API_URL and the network"
+        ) from None
+    return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+def make_scheduler(services: Services) -> BackgroundScheduler:
+    # In-memory job store on purpose: each replica ticks on its own and the
+    # database holds every durable fact, so nothing is lost when a process dies.
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    for tick in services.ticks:
+        scheduler.add_job(tick.func, "interval", seconds=tick.seconds, id=tick.name, name=tick.name)
+    return scheduler
+
+
+def run(services: Services, *, host: str, port: int) -> None:
+    settings = services.settings
+    if settings.slack_bot_token is None:
+        raise ConfigError(f"SLACK_BOT_TOKEN is not set; {MANIFEST_HINT}")
+    migrate.upgrade(settings.database_url)
+    identity = check_slack_credentials(services)
+    app: NudgebotApp = build_app(settings, services=services)
+    server = create_server(
+        make_wsgi_app(app, services),
+        host=host,
+        port=port,
+        threads=settings.http_threads,
+        ident="nudgebot",
+        clear_untrusted_proxy_headers=True,
+    )
+    scheduler = make_scheduler(services)
+    socket_handler = _start_socket_mode(app, services) if settings.socket_mode else None
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            log.info("signal %s: shutting down", signal.Signals(signum).name)
+            server.close()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scheduler.start()
+    log.info(
+        "serving on http://%s:%s (%s mode, workspace %s, %d threads)",
+        host,
+        getattr(server, "effective_port", port),
+        "socket" if socket_handler else "http",
+        identity.get("team_id", "?"),
+        settings.http_threads,
+    )
+    try:
+        server.run()
+    finally:
+        scheduler.shutdown(wait=True)
+        if socket_handler is not None:
+            socket_handler.close()
+        services.close()
+        log.info("stopped")
+
+
+def _start_socket_mode(app: NudgebotApp, services: Services) -> Any:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    token = services.settings.slack_app_token
+    assert token is not None
+    handler = SocketModeHandler(app, token.get_secret_value())
+    handler.connect()  # type: ignore[no-untyped-call]  # reconnects by itself after a drop
+    return handler

@@ -1,0 +1,94 @@
+"""What every listener, command and job shares: settings, database, clock, Slack.
+
+Built once per process by `Services.create` and handed around explicitly; there
+is no module-level App, engine or session anywhere in `bot/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.db import make_engine, make_session_factory, session_scope
+from bot.settings import Settings
+from bot.slack.client import make_web_client
+
+
+@dataclass(frozen=True)
+class HookResponse:
+    status: int
+    body: dict[str, Any]
+
+
+# A signed inbound webhook (/hooks/NAME): raw body and lower-cased headers in,
+# status and JSON out. Each handler verifies its own signature.
+HookHandler = Callable[[bytes, dict[str, str]], HookResponse]
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A periodic job of this process (APScheduler drives it; the database holds state)."""
+
+    name: str
+    func: Callable[[], object]
+    seconds: float
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    registry: CollectorRegistry
+    _client: WebClient | None = None
+    hooks: dict[str, HookHandler] = field(default_factory=dict)
+    ticks: list[Tick] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        client: WebClient | None = None,
+        engine: Engine | None = None,
+    ) -> Services:
+        engine = engine or make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            clock=clock or SystemClock(),
+            registry=CollectorRegistry(),
+            _client=client,
+        )
+
+    @property
+    def client(self) -> WebClient:
+        """The bot's WebClient, built on first use (commands that need no Slack never do)."""
+        if self._client is None:
+            self._client = make_web_client(self.settings)
+        return self._client
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with session_scope(self.sessions) as session:
+            yield session
+
+    def add_hook(self, name: str, handler: HookHandler) -> None:
+        self.hooks[name] = handler
+
+    def add_tick(self, name: str, func: Callable[[], object], seconds: float) -> None:
+        self.ticks.append(Tick(name, func, seconds))
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,373 @@
+"""Nudgebot's settings: one `Settings` class, read from four sources.
+
+Order, highest first: environment variables, `.env`, `config/nudgebot.toml`,
+the defaults below. Every setting has one name (its environment name) that is
+used the same way in all three places, so the README table is the whole story.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from bot.errors import ConfigError
+
+DEFAULT_TOML = Path("config/nudgebot.toml")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A local time window such as 09:00-17:30 (start inclusive, end exclusive)."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, value: str) -> TimeWindow:
+        parts = [p.strip() for p in value.split("-")]
+        if len(parts) != 2 or not all(_HHMM.match(p) for p in parts):
+            raise ValueError(f"expected HH:MM-HH:MM, for example 09:00-17:30, got {value!r}")
+        start, end = (time.fromisoformat(p) for p in parts)
+        if end <= start:
+            raise ValueError(f"the window must end after it starts, got {value!r}")
+        return cls(start, end)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_weekdays(value: str | list[str] | tuple[str, ...]) -> tuple[int, ...]:
+    """`mon,tue` or `["mon", "tue"]` → (0, 1), Monday being 0 as in `date.weekday()`."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    days: list[int] = []
+    for item in items:
+        name = item.strip().lower()[:3]
+        if name not in WEEKDAYS:
+            raise ValueError(f"unknown day {item.strip()!r}; use mon,tue,wed,thu,fri,sat,sun")
+        if WEEKDAYS.index(name) not in days:
+            days.append(WEEKDAYS.index(name))
+    if not days:
+        raise ValueError("name at least one day, for example mon,tue,wed,thu,fri")
+    return tuple(sorted(days))
+
+
+def _alias(env: str) -> Any:
+    return AliasChoices(env)
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of Nudgebot. Field docs are the README's settings table."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("SLACK_BOT_TOKEN"),
+        description="Bot token (xoxb-…) from the app's OAuth & Permissions page.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("SLACK_SIGNING_SECRET"),
+        description="Signing secret from Basic Information; verifies every request.",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("SLACK_APP_TOKEN"),
+        description="App-level token (xapp-…, scope connections:write). Set it for Socket Mode.",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        validation_alias=_alias("SLACK_API_URL"),
+        description="Web API base URL (GovSlack and the tests set another).",
+    )
+    database_url: str = Field(
+        "sqlite:///nudgebot.db",
+        validation_alias=_alias("DATABASE_URL"),
+        description="SQLAlchemy URL: sqlite:///file.db or postgresql://user@host/db.",
+    )
+    content_dir: Path = Field(
+        Path("nudges"),
+        validation_alias=_alias("NUDGEBOT_CONTENT_DIR"),
+        description="Folder of program files (*.yaml).",
+    )
+    host: str = Field(
+        "0.0.0.0",  # noqa: S104 - the bot runs in a container behind a load balancer
+        validation_alias=_alias("NUDGEBOT_HOST"),
+        description="Address the HTTP server binds to.",
+    )
+    port: int = Field(
+        3000,
+        ge=1,
+        le=65535,
+        validation_alias=_alias("NUDGEBOT_PORT"),
+        description="HTTP port (/slack/events, /healthz, /metrics, /hooks/…).",
+    )
+    http_threads: int = Field(
+        16,
+        ge=2,
+        le=256,
+        validation_alias=_alias("NUDGEBOT_HTTP_THREADS"),
+        description="Worker threads of the HTTP server.",
+    )
+    working_hours: Annotated[TimeWindow, NoDecode] = Field(
+        TimeWindow(time(9, 0), time(17, 30)),
+        validation_alias=_alias("NUDGEBOT_WORKING_HOURS"),
+        description="Default local working hours, HH:MM-HH:MM (a person may override).",
+    )
+    working_days: Annotated[tuple[int, ...], NoDecode] = Field(
+        (0, 1, 2, 3, 4),
+        validation_alias=_alias("NUDGEBOT_WORKING_DAYS"),
+        description="Default working days, e.g. mon,tue,wed,thu,fri (a person may override).",
+    )
+    default_timezone: str = Field(
+        "UTC",
+        validation_alias=_alias("NUDGEBOT_DEFAULT_TIMEZONE"),
+        description="IANA time zone for people whose Slack profile has none.",
+    )
+    weekly_cap: int = Field(
+        5,
+        ge=1,
+        le=100,
+        validation_alias=_alias("NUDGEBOT_WEEKLY_CAP"),
+        description="At most this many nudges per person per week, all programs together.",
+    )
+    ld_leads: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_alias("NUDGEBOT_LD_LEADS"),
+        description="L&D leads: comma-separated Slack user ids (U…) and/or user group ids (S…).",
+    )
+    triage_channel: str | None = Field(
+        None,
+        validation_alias=_alias("NUDGEBOT_TRIAGE_CHANNEL"),
+        description="Channel id where accepted /intake requests are posted for triage.",
+    )
+    privacy_min_group: int = Field(
+        5,
+        ge=2,
+        le=1000,
+        validation_alias=_alias("NUDGEBOT_PRIVACY_MIN_GROUP"),
+        description="Team figures appear only when at least this many people are behind them.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        validation_alias=_alias("NUDGEBOT_LOG_LEVEL"),
+        description="DEBUG, INFO, WARNING or ERROR.",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        validation_alias=_alias("NUDGEBOT_LOG_FORMAT"),
+        description="json, text, or auto (JSON lines unless writing to a terminal).",
+    )
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("a bot token starts with xoxb- (OAuth & Permissions page)")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("an app-level token starts with xapp- (Basic Information page)")
+        return v
+
+    @field_validator("slack_bot_token", "slack_app_token", "slack_signing_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"expected an http(s) URL such as https://slack.com/api/, got {v!r}")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        scheme = v.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("use sqlite:///path.db or postgresql://user@host:5432/dbname")
+        return v
+
+    @field_validator("working_hours", mode="before")
+    @classmethod
+    def _working_hours(cls, v: Any) -> Any:
+        return TimeWindow.parse(v) if isinstance(v, str) else v
+
+    @field_validator("working_days", mode="before")
+    @classmethod
+    def _working_days(cls, v: Any) -> Any:
+        if isinstance(v, str | list) and all(not isinstance(i, int) for i in v):
+            return parse_weekdays(v)
+        return v
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r}; use an IANA name like Europe/Sofia"
+            ) from None
+        return v
+
+    @field_validator("ld_leads", mode="before")
+    @classmethod
+    def _ld_leads(cls, v: Any) -> Any:
+        ids = _split_csv(v)
+        for item in ids:
+            if not re.match(r"^[UWS][A-Z0-9]{2,}$", item):
+                raise ValueError(f"{item!r} is not a Slack user id (U…) or user group id (S…)")
+        return ids
+
+    @field_validator("triage_channel", mode="before")
+    @classmethod
+    def _channel(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            return None
+        if v is not None and not re.match(r"^[CG][A-Z0-9]{2,}$", str(v)):
+            raise ValueError(
+                f"{v!r} is not a Slack channel id (C… or G…); copy it from the channel details"
+            )
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, TomlSource(settings_cls))
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def env_name(field: FieldInfo, name: str) -> str:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return name.upper()
+
+
+def env_names() -> dict[str, str]:
+    """Field name → its one public name (the environment variable)."""
+    return {name: env_name(f, name) for name, f in Settings.model_fields.items()}
+
+
+class TomlSource(PydanticBaseSettingsSource):
+    """`config/nudgebot.toml`: the same names as the environment, e.g.
+    `NUDGEBOT_WORKING_HOURS = "09:00-17:30"`. Unknown names are errors with a line."""
+
+    path: Path = DEFAULT_TOML
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self._data = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        path = TomlSource.path
+        if not path.is_file():
+            return {}
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = getattr(exc, "lineno", None) or _lineno_from_message(str(exc))
+            raise ConfigError(f"{path}:{line}: {exc}") from None
+        known = {v.lower(): v for v in env_names().values()}
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            public = known.get(key.lower())
+            if public is None:
+                raise ConfigError(
+                    f"{path}:{toml_line(text, key)}: {key}: unknown setting; "
+                    "see the settings table in README.md"
+                )
+            out[public] = value
+        return out
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(env_name(field, field_name)), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _lineno_from_message(message: str) -> int:
+    m = re.search(r"line (\d+)", message)
+    return int(m.group(1)) if m else 1
+
+
+def toml_line(text: str, key: str) -> int:
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=", re.IGNORECASE)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return 1
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings or raise ConfigError with one line per wrong setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    names = env_names()
+    toml_text = TomlSource.path.read_text("utf-8") if TomlSource.path.is_file() else ""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        public = names.get(field, field)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        where = ""
+        if toml_text and re.search(rf"^\s*{public}\s*=", toml_text, re.M | re.I):
+            line = toml_line(toml_text, public)
+            where = f" ({TomlSource.path}:{line} unless set in the environment)"
+        lines.append(f"invalid setting {public}: {message}{where}")
+    return "; ".join(lines)

@@ -1,0 +1,118 @@
+"""The HTTP surface as one WSGI app: Slack at /slack/events, health, metrics, hooks.
+
+Routes are few and fixed, so a small router beats a web framework here. Every
+failure to understand a request is a 4xx; a 5xx means a bug or an outage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.db import ping
+from bot.services import HookResponse, Services
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse before reading more
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def make_wsgi_app(app: App | None, services: Services) -> WSGIApp:
+    slack = SlackRequestHandler(app) if app is not None else None
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _json(start_response, 400, {"error": "bad Content-Length"})
+        if length > MAX_BODY:
+            return _json(start_response, 413, {"error": "request body too large"})
+        if path == "/healthz":
+            return _health(services, start_response)
+        if path == "/metrics":
+            body = generate_latest(services.registry)
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+            return [body]
+        if path.startswith("/hooks/"):
+            if method != "POST":
+                return _json(start_response, 405, {"error": "use POST"})
+            return _hook(services, path.removeprefix("/hooks/"), environ, length, start_response)
+        if path.startswith("/slack/") and slack is not None:
+            return _slack(slack, environ, start_response)
+        return _json(start_response, 404, {"error": "not found"})
+
+    return wsgi
+
+
+def _health(services: Services, start_response: StartResponse) -> Iterable[bytes]:
+    if ping(services.engine):
+        return _json(start_response, 200, {"status": "ok", "database": "ok"})
+    return _json(start_response, 503, {"status": "unavailable", "database": "unreachable"})
+
+
+def _hook(
+    services: Services, name: str, environ: dict[str, Any], length: int, start: StartResponse
+) -> Iterable[bytes]:
+    handler = services.hooks.get(name)
+    if handler is None:
+        return _json(start, 404, {"error": f"no hook named {name!r}"})
+    body = environ["wsgi.input"].read(length) if length else b""
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    try:
+        response = handler(body, headers)
+    except Exception:
+        log.exception("hook %s failed", name)
+        response = HookResponse(500, {"error": "internal error"})
+    return _json(start, response.status, response.body)
+
+
+def _slack(
+    handler: SlackRequestHandler, environ: dict[str, Any], start: StartResponse
+) -> Iterable[bytes]:
+    try:
+        result: Iterable[bytes] = handler(environ, start)
+        return result
+    except (ValueError, UnicodeDecodeError, json.JSONDecodeError):
+        # A body Bolt cannot parse (after a valid signature) is the sender's fault.
+        return _json(start, 400, {"error": "malformed request body"})
+
+
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        f"{status} {_REASONS.get(status, 'Status')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+    )
+    return [data]
