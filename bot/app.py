@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App, Args, BoltRequest, BoltResponse
 
 from bot.errors import ConfigError
 from bot.log import log_context
@@ -32,29 +33,60 @@ FEATURES = (
 
 
 class NudgebotApp(App):
-    """A Bolt App that remembers which commands and events it listens to,
-    so a test can hold config/manifest.yml to exactly that set."""
+    """A Bolt App that (1) remembers which commands and events it listens to, so
+    a test can hold config/manifest.yml to exactly that set, and (2) lets several
+    features listen to the same event type.
+
+    Bolt runs only the first listener that matches a request. Nudgebot's slices
+    share events (a `message` can be a pre-mortem risk and a delivery trigger;
+    `app_home_opened` renders Home and fires a trigger), so plain event
+    registrations of one type are gathered behind a single Bolt listener that
+    calls each in turn, and one failing slice does not starve the others.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registered_commands: set[str] = set()
         self.registered_events: set[str] = set()
+        self._fanout: dict[str, list[Callable[..., Any]]] = {}
 
     def command(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(command, str):
             self.registered_commands.add(command)
         return super().command(command, *args, **kwargs)
 
-    def event(self, event: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(event, str):
-            self.registered_events.add(event)
-        elif isinstance(event, dict) and isinstance(event.get("type"), str):
-            self.registered_events.add(event["type"])
-        return super().event(event, *args, **kwargs)
+    def event(self, event: Any, matchers: Any = None, middleware: Any = None, **kwargs: Any) -> Any:
+        if not isinstance(event, str) or matchers or middleware or kwargs:
+            if isinstance(event, dict) and isinstance(event.get("type"), str):
+                self.registered_events.add(event["type"])
+            return super().event(event, matchers, middleware, **kwargs)
+        self.registered_events.add(event)
+
+        def subscribe(*functions: Callable[..., Any]) -> Callable[..., Any] | None:
+            handlers = self._fanout.setdefault(event, [])
+            if not handlers:
+                super(NudgebotApp, self).event(event)(_fan_out(event, handlers))
+            handlers.extend(functions)
+            return functions[0] if functions else None
+
+        return subscribe
 
     def message(self, *args: Any, **kwargs: Any) -> Any:
         self.registered_events.add("message")
         return super().message(*args, **kwargs)
+
+
+def _fan_out(event_type: str, handlers: list[Callable[..., Any]]) -> Callable[[Args], None]:
+    def dispatch(args: Args) -> None:
+        for handler in list(handlers):
+            wanted = inspect.signature(handler).parameters
+            try:
+                handler(**{name: getattr(args, name) for name in wanted})
+            except Exception:
+                log.exception("%s listener %s failed", event_type, handler.__qualname__)
+
+    dispatch.__name__ = f"fan_out_{event_type}"
+    return dispatch
 
 
 def build_app(settings: Settings, *, services: Services | None = None) -> NudgebotApp:

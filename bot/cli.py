@@ -51,7 +51,7 @@ def db() -> None:
 
 
 @db.command()
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 @pass_runtime
 def upgrade(runtime: Runtime, revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""

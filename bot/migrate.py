@@ -26,7 +26,7 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -36,11 +36,13 @@ def downgrade(database_url: str, revision: str = "-1") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def head_revision(database_url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    heads = ScriptDirectory.from_config(alembic_config(database_url)).get_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def pending(engine: Engine, database_url: str) -> bool:

@@ -61,8 +61,9 @@ def run(services: Services, *, host: str, port: int) -> None:
     settings = services.settings
     if settings.slack_bot_token is None:
         raise ConfigError(f"SLACK_BOT_TOKEN is not set; {MANIFEST_HINT}")
-    migrate.upgrade(settings.database_url)
     identity = check_slack_credentials(services)
+    migrate.upgrade(settings.database_url)
+    log.info("database at revision %s", migrate.current_revision(services.engine))
     app: NudgebotApp = build_app(settings, services=services)
     server = create_server(
         make_wsgi_app(app, services),
@@ -95,6 +96,11 @@ def run(services: Services, *, host: str, port: int) -> None:
     )
     try:
         server.run()
+    except OSError:
+        # Closing the listening socket from the signal handler ends waitress's
+        # select() with EBADF: that is the way out, not a failure.
+        if not stopping.is_set():
+            raise
     finally:
         scheduler.shutdown(wait=True)
         if socket_handler is not None:

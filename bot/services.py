@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, make_session_factory, session_scope
+from bot.people.roles import LeadDirectory
 from bot.settings import Settings
 from bot.slack.client import make_web_client
 
@@ -78,6 +80,10 @@ class Services:
         if self._client is None:
             self._client = make_web_client(self.settings)
         return self._client
+
+    @cached_property
+    def leads(self) -> LeadDirectory:
+        return LeadDirectory(self.settings.ld_leads, lambda: self.client)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

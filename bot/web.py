@@ -6,14 +6,17 @@ failure to understand a request is a 4xx; a 5xx means a bug or an outage.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
 from bot.db import ping
 from bot.services import HookResponse, Services
@@ -27,6 +30,8 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 def make_wsgi_app(app: App | None, services: Services) -> WSGIApp:
     slack = SlackRequestHandler(app) if app is not None else None
+    secret = services.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -47,8 +52,8 @@ def make_wsgi_app(app: App | None, services: Services) -> WSGIApp:
             if method != "POST":
                 return _json(start_response, 405, {"error": "use POST"})
             return _hook(services, path.removeprefix("/hooks/"), environ, length, start_response)
-        if path.startswith("/slack/") and slack is not None:
-            return _slack(slack, environ, start_response)
+        if path == "/slack/events" and method == "POST" and slack and verifier:
+            return _slack(slack, verifier, environ, length, start_response)
         return _json(start_response, 404, {"error": "not found"})
 
     return wsgi
@@ -83,14 +88,44 @@ def _hook(
 
 
 def _slack(
-    handler: SlackRequestHandler, environ: dict[str, Any], start: StartResponse
+    handler: SlackRequestHandler,
+    verifier: SignatureVerifier,
+    environ: dict[str, Any],
+    length: int,
+    start: StartResponse,
 ) -> Iterable[bytes]:
+    # Verified and parsed here before Bolt sees it: Bolt parses the body before
+    # it checks the signature and fails with a 500 on bodies it cannot read.
+    body = environ["wsgi.input"].read(length) if length else b""
+    headers = {
+        "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", ""),
+        "x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
+    }
     try:
-        result: Iterable[bytes] = handler(environ, start)
-        return result
-    except (ValueError, UnicodeDecodeError, json.JSONDecodeError):
-        # A body Bolt cannot parse (after a valid signature) is the sender's fault.
+        signed = verifier.is_valid_request(body.decode("utf-8"), headers)
+    except UnicodeDecodeError:
+        return _json(start, 400, {"error": "request body is not UTF-8"})
+    if not signed:
+        return _json(start, 401, {"error": "invalid or stale Slack signature"})
+    if not _readable(body, environ.get("CONTENT_TYPE", "")):
         return _json(start, 400, {"error": "malformed request body"})
+    environ["wsgi.input"] = io.BytesIO(body)
+    result: Iterable[bytes] = handler(environ, start)
+    return result
+
+
+def _readable(body: bytes, content_type: str) -> bool:
+    """True when the body is what Slack sends: a JSON object, or a form whose
+    `payload` (when present) is a JSON object."""
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/json"):
+            return isinstance(json.loads(text), dict)
+        form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+        payload = form.get("payload")
+        return payload is None or isinstance(json.loads(payload[0]), dict)
+    except (UnicodeDecodeError, ValueError):
+        return False
 
 
 _REASONS = {

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from waitress.server import create_server
@@ -28,7 +28,7 @@ from waitress.server import create_server
 from bot import migrate
 from bot.app import NudgebotApp, build_app
 from bot.clock import FixedClock
-from bot.db import Base, make_engine, normalize_url
+from bot.db import make_engine, normalize_url
 from bot.services import Services
 from bot.settings import Settings
 from bot.web import make_wsgi_app
@@ -107,7 +107,8 @@ def migrated_templates(
 
 def _wipe(url: str) -> None:
     engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    present = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    tables = ", ".join(f'"{name}"' for name in sorted(present))
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -1,0 +1,64 @@
+"""Who may do what: employee, manager (of their reports), L&D lead.
+
+L&D leads come from NUDGEBOT_LD_LEADS (user ids, or user group ids resolved
+through Slack and cached briefly) and from people whose role is ld_lead in the
+org import. Checks run on the server for every action, whatever the UI showed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.people.models import Person, Role
+
+log = logging.getLogger(__name__)
+GROUP_CACHE_SECONDS = 300
+
+
+class LeadDirectory:
+    """Resolves NUDGEBOT_LD_LEADS, re-reading user groups every few minutes so a
+    change in Slack takes effect without a restart."""
+
+    def __init__(self, configured: list[str], client_factory: Callable[[], WebClient]) -> None:
+        self._users = {i for i in configured if not i.startswith("S")}
+        self._groups = [i for i in configured if i.startswith("S")]
+        self._client_factory = client_factory
+        self._cache: tuple[float, frozenset[str]] | None = None
+        self._lock = threading.Lock()
+
+    def configured_leads(self) -> frozenset[str]:
+        if not self._groups:
+            return frozenset(self._users)
+        with self._lock:
+            if self._cache and time.monotonic() - self._cache[0] < GROUP_CACHE_SECONDS:
+                return self._cache[1]
+            members = set(self._users)
+            client = self._client_factory()
+            for group in self._groups:
+                try:
+                    members.update(client.usergroups_users_list(usergroup=group).get("users", []))
+                except SlackApiError as exc:
+                    log.warning("cannot read user group %s: %s", group, exc.response.get("error"))
+            self._cache = (time.monotonic(), frozenset(members))
+            return self._cache[1]
+
+    def is_ld_lead(self, session: Session, user_id: str) -> bool:
+        if user_id in self.configured_leads():
+            return True
+        role = session.scalar(select(Person.role).where(Person.slack_user_id == user_id))
+        return role == Role.ld_lead
+
+
+def is_manager_of(session: Session, manager_id: str, person_id: str) -> bool:
+    managed = session.scalar(
+        select(Person.manager_slack_user_id).where(Person.slack_user_id == person_id)
+    )
+    return managed is not None and managed == manager_id
