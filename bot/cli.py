@@ -14,7 +14,9 @@ from bot import migrate
 from bot.app import FEATURES
 from bot.errors import NudgebotError, UserError
 from bot.log import configure_logging
+from bot.output import render
 from bot.runtime import Runtime, pass_runtime
+from bot.settings import display_value, env_names, settings_markdown
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -93,6 +95,22 @@ def check(runtime: Runtime) -> None:
             + " — add a migration: alembic revision --autogenerate -m 'what changed'"
         )
     click.echo("models and migrations agree")
+
+
+@cli.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the README's table of every setting.")
+@pass_runtime
+def show_settings(runtime: Runtime, markdown: bool) -> None:
+    """Show every setting with its effective value (secrets masked)."""
+    if markdown:
+        click.echo(settings_markdown())
+        return
+    current = runtime.settings
+    rows = [
+        {"setting": public, "value": display_value(getattr(current, field))}
+        for field, public in env_names().items()
+    ]
+    click.echo(render(rows, "table"))
 
 
 def _add_feature_commands() -> None:

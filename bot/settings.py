@@ -160,6 +160,22 @@ class Settings(BaseSettings):
         validation_alias=_alias("NUDGEBOT_WEEKLY_CAP"),
         description="At most this many nudges per person per week, all programs together.",
     )
+    fatigue_limit: int = Field(
+        3,
+        ge=1,
+        le=50,
+        validation_alias=_alias("NUDGEBOT_FATIGUE_LIMIT"),
+        description="After this many nudges in a row with no answer, a person's nudges pause "
+        "and one DM offers a one-click Resume.",
+    )
+    answer_grace_hours: int = Field(
+        24,
+        ge=1,
+        le=336,
+        validation_alias=_alias("NUDGEBOT_ANSWER_GRACE_HOURS"),
+        description="A nudge counts as unanswered (fatigue, spaced repetition) this many "
+        "hours after it was sent.",
+    )
     ld_leads: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=_alias("NUDGEBOT_LD_LEADS"),
@@ -176,6 +192,136 @@ class Settings(BaseSettings):
         le=1000,
         validation_alias=_alias("NUDGEBOT_PRIVACY_MIN_GROUP"),
         description="Team figures appear only when at least this many people are behind them.",
+    )
+    premortem_template: Literal["why", "risks", "stakeholders"] = Field(
+        "why",
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_TEMPLATE"),
+        description="Default /premortem template: why, risks or stakeholders "
+        "(`/premortem … --template NAME` picks another).",
+    )
+    premortem_vote_budget: int = Field(
+        3,
+        ge=1,
+        le=50,
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_VOTE_BUDGET"),
+        description="Votes each participant may spend in a pre-mortem.",
+    )
+    premortem_votes_per_risk: int = Field(
+        1,
+        ge=1,
+        le=50,
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_VOTES_PER_RISK"),
+        description="At most this many of one person's votes on one risk.",
+    )
+    premortem_collect_hours: float = Field(
+        24,
+        gt=0,
+        le=24 * 30,
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_COLLECT_HOURS"),
+        description="How long a pre-mortem collects risks before voting opens by itself.",
+    )
+    premortem_vote_hours: float = Field(
+        24,
+        gt=0,
+        le=24 * 30,
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_VOTE_HOURS"),
+        description="How long voting stays open before the decide phase starts by itself.",
+    )
+    premortem_top_risks: int = Field(
+        3,
+        ge=1,
+        le=20,
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_TOP_RISKS"),
+        description="How many top-voted risks get a prevention, an owner and a date.",
+    )
+    premortem_horizon_months: int = Field(
+        6,
+        ge=1,
+        le=60,
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_HORIZON_MONTHS"),
+        description='"Imagine it is N months from now and it failed" (default horizon).',
+    )
+    premortem_nudge_days_before: int = Field(
+        2,
+        ge=0,
+        le=60,
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_NUDGE_DAYS_BEFORE"),
+        description="Owners are nudged this many working days before a prevention is due.",
+    )
+    premortem_review_weeks: int = Field(
+        6,
+        ge=1,
+        le=104,
+        validation_alias=_alias("NUDGEBOT_PREMORTEM_REVIEW_WEEKS"),
+        description="The facilitator is reminded to re-review open preventions this many "
+        "weeks after the summary.",
+    )
+    plan_horizon_days: int = Field(
+        14,
+        ge=1,
+        le=120,
+        validation_alias=_alias("NUDGEBOT_PLAN_HORIZON_DAYS"),
+        description="The planner writes nudges due within this many days (re-planned every minute).",
+    )
+    jitter_minutes: int = Field(
+        30,
+        ge=0,
+        le=240,
+        validation_alias=_alias("NUDGEBOT_JITTER_MINUTES"),
+        description="A step with a fixed time goes out within this many minutes after it, "
+        "spread per person so a company-wide 09:00 does not hit Slack at once.",
+    )
+    send_rate_per_minute: int = Field(
+        300,
+        ge=0,
+        le=100_000,
+        validation_alias=_alias("NUDGEBOT_SEND_RATE_PER_MINUTE"),
+        description="Workspace-wide chat.postMessage budget of one process (0: no limit).",
+    )
+    send_max_attempts: int = Field(
+        8,
+        ge=1,
+        le=50,
+        validation_alias=_alias("NUDGEBOT_SEND_MAX_ATTEMPTS"),
+        description="Temporary Slack errors are retried with backoff up to this many attempts.",
+    )
+    send_lease_seconds: int = Field(
+        60,
+        ge=15,
+        le=3600,
+        validation_alias=_alias("NUDGEBOT_SEND_LEASE_SECONDS"),
+        description="How long a sender holds a claimed nudge before another may reconcile it.",
+    )
+    respect_dnd: bool = Field(
+        True,
+        validation_alias=_alias("NUDGEBOT_RESPECT_DND"),
+        description="Hold a nudge while the person is in Do Not Disturb (dnd.info).",
+    )
+    hook_secrets: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=_alias("NUDGEBOT_HOOK_SECRETS"),
+        description="Signing secrets of POST /hooks/trigger senders: source=secret,source2=secret2.",
+    )
+    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        "mon",
+        validation_alias=_alias("NUDGEBOT_DIGEST_DAY"),
+        description="Weekday of the weekly manager and L&D digests (in the reader's time zone).",
+    )
+    digest_time: time = Field(
+        time(9, 0),
+        validation_alias=_alias("NUDGEBOT_DIGEST_TIME"),
+        description="Local time (HH:MM) on NUDGEBOT_DIGEST_DAY when the weekly digests go out.",
+    )
+    works_council_mode: bool = Field(
+        False,
+        validation_alias=_alias("NUDGEBOT_WORKS_COUNCIL_MODE"),
+        description="Enrollment is opt-in: only people who said yes themselves get nudges.",
+    )
+    metric_hook_secrets: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=_alias("NUDGEBOT_METRIC_HOOK_SECRETS"),
+        description="Signing secrets of POST /hooks/metric senders (KPI feeds): "
+        "source=secret,source2=secret2.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
@@ -253,6 +399,21 @@ class Settings(BaseSettings):
             if not re.match(r"^[UWS][A-Z0-9]{2,}$", item):
                 raise ValueError(f"{item!r} is not a Slack user id (U…) or user group id (S…)")
         return ids
+
+    @field_validator("hook_secrets", "metric_hook_secrets", mode="before")
+    @classmethod
+    def _hook_secrets(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        secrets: dict[str, str] = {}
+        for item in _split_csv(v):
+            source, sep, secret = item.partition("=")
+            if not sep or not re.match(r"^[a-z0-9][a-z0-9_-]{0,63}$", source.strip()):
+                raise ValueError("expected source=secret pairs, e.g. crm=…,helpdesk=…")
+            if len(secret.strip()) < 16:
+                raise ValueError(f"the secret of {source.strip()!r} is shorter than 16 characters")
+            secrets[source.strip()] = secret.strip()
+        return secrets
 
     @field_validator("triage_channel", mode="before")
     @classmethod
@@ -371,3 +532,33 @@ def describe_validation_error(exc: ValidationError) -> str:
             where = f" ({TomlSource.path}:{line} unless set in the environment)"
         lines.append(f"invalid setting {public}: {message}{where}")
     return "; ".join(lines)
+
+
+def display_value(value: Any) -> str:
+    """A setting as a person writes it; secrets show only whether they are set."""
+    if isinstance(value, SecretStr):
+        return "(set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, time):
+        return f"{value:%H:%M}"
+    if value is None:
+        return "(not set)"
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return ",".join(WEEKDAYS[v] for v in value)
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}=(set)" for k in value)
+    return str(value)
+
+
+def settings_markdown() -> str:
+    """The README's settings table, generated so it cannot drift from the code."""
+    lines = ["| Setting | Default | What it does |", "|---|---|---|"]
+    for field, info in Settings.model_fields.items():
+        default = info.get_default(call_default_factory=True)
+        shown = "" if default in (None, [], {}) else f"`{display_value(default)}`"
+        description = (info.description or "").replace("|", "\\|")
+        lines.append(f"| `{env_name(info, field)}` | {shown} | {description} |")
+    return "\n".join(lines)

@@ -14,10 +14,21 @@ from typing import Any, Final
 
 BLOCK_TYPES: Final = frozenset(
     {
-        "actions", "context", "divider", "file", "header", "image", "input",
-        "rich_text", "section", "video", "markdown", "call", "table",
+        "actions",
+        "context",
+        "divider",
+        "file",
+        "header",
+        "image",
+        "input",
+        "rich_text",
+        "section",
+        "video",
+        "markdown",
+        "call",
+        "table",
     }
-)  # fmt: skip
+)
 TEXT_TYPES: Final = frozenset({"plain_text", "mrkdwn"})
 MESSAGE_BLOCK_LIMIT: Final = 50
 VIEW_BLOCK_LIMIT: Final = 100
@@ -62,7 +73,12 @@ class _Checker:
             style = element.get("style")
             if style is not None and style not in ("primary", "danger"):
                 self.fail(f"{pointer}/style", "must be one of [primary, danger]")
-        if element["type"] in ("static_select", "multi_static_select", "radio_buttons", "checkboxes"):
+        if element["type"] in (
+            "static_select",
+            "multi_static_select",
+            "radio_buttons",
+            "checkboxes",
+        ):
             options = element.get("options", element.get("option_groups"))
             if not isinstance(options, list) or not options:
                 self.fail(f"{pointer}/options", "must provide at least 1 option")
@@ -75,7 +91,9 @@ class _Checker:
             return
         if len(elements) > limit:
             self.fail(pointer, f"must provide no more than {limit} items")
-        action_ids = [e.get("action_id") for e in elements if isinstance(e, dict) and e.get("action_id")]
+        action_ids = [
+            e.get("action_id") for e in elements if isinstance(e, dict) and e.get("action_id")
+        ]
         if len(action_ids) != len(set(action_ids)):
             self.fail(pointer, "action_id values must be unique within a block")
         for index, element in enumerate(elements):
@@ -156,7 +174,9 @@ def view_errors(view: object, *, home: bool = False) -> list[str]:
         for button in ("submit", "close"):
             if button in view:
                 checker.text(f"/view/{button}", view[button], limit=24, plain_only=True)
-        has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in view.get("blocks") or [])
+        has_input = any(
+            isinstance(b, dict) and b.get("type") == "input" for b in view.get("blocks") or []
+        )
         if has_input and "submit" not in view:
             checker.fail("/view", "submit is required when an input block is present")
     checker.blocks("/view/blocks", view.get("blocks"), limit=VIEW_BLOCK_LIMIT)

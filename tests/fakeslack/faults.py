@@ -24,7 +24,8 @@ class Fault:
     """One fault to serve instead of (or on top of) a normal answer.
 
     kind:
-        ``rate_limited``: HTTP 429, ``Retry-After: retry_after``, ``{"ok": false, "error": "ratelimited"}``.
+        ``rate_limited``: HTTP 429 with ``Retry-After: retry_after`` and
+            ``{"ok": false, "error": "ratelimited"}``.
         ``server_error``: HTTP ``status`` (500 or 503) with an HTML page, as Slack's edge answers.
         ``ok_false``: HTTP 200 ``{"ok": false, "error": error}``.
         ``slow``: the call is carried out at once but the answer waits ``seconds``;
@@ -42,7 +43,9 @@ class Fault:
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {sorted(FAULT_KINDS)}")
+            raise ValueError(
+                f"unknown fault kind {self.kind!r}; expected one of {sorted(FAULT_KINDS)}"
+            )
         if self.kind == "server_error" and self.status not in (500, 502, 503, 504):
             raise ValueError("server_error status must be 500, 502, 503 or 504")
 
@@ -76,14 +79,24 @@ class FaultPlan:
     _rules: list[_Rule] = field(default_factory=list)
     served: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, method: str | None, faults: Sequence[Fault], *, times: int | None, share: float, seed: int) -> None:
+    def add(
+        self,
+        method: str | None,
+        faults: Sequence[Fault],
+        *,
+        times: int | None,
+        share: float,
+        seed: int,
+    ) -> None:
         if not faults:
             raise ValueError("at least one fault kind is needed")
         if not 0.0 < share <= 1.0:
             raise ValueError("share must be in (0, 1]")
         if times is not None and times < 1:
             raise ValueError("times must be positive (or None for every call)")
-        self._rules.append(_Rule(method or ANY_METHOD, tuple(faults), times, share, random.Random(seed)))
+        self._rules.append(
+            _Rule(method or ANY_METHOD, tuple(faults), times, share, random.Random(seed))
+        )
 
     def pick(self, method: str) -> Fault | None:
         """Return the fault to serve for this call, if any, and count it."""
@@ -158,7 +171,9 @@ class RateLimiter:
             buckets.append(bucket)
         if self.workspace_per_minute is not None:
             if self._workspace is None:
-                self._workspace = TokenBucket(self.workspace_per_minute / 60.0, self.workspace_burst, now)
+                self._workspace = TokenBucket(
+                    self.workspace_per_minute / 60.0, self.workspace_burst, now
+                )
             buckets.append(self._workspace)
         return buckets
 

@@ -38,7 +38,9 @@ class SlackError(Exception):
 
 
 def invalid_arguments(*messages: str) -> SlackError:
-    return SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {m}" for m in messages]})
+    return SlackError(
+        "invalid_arguments", response_metadata={"messages": [f"[ERROR] {m}" for m in messages]}
+    )
 
 
 def ts_key(ts: str, *, error: str = "invalid_arguments") -> int:
@@ -79,7 +81,9 @@ def decode_cursor(prefix: str, cursor: str) -> str:
     return key
 
 
-def paginate(items: Sequence[T], key: Callable[[T], str], *, prefix: str, cursor: str, limit: int) -> tuple[list[T], str]:
+def paginate(
+    items: Sequence[T], key: Callable[[T], str], *, prefix: str, cursor: str, limit: int
+) -> tuple[list[T], str]:
     """One page of ``items`` and the cursor for the next page ("" at the end).
 
     The cursor names the first item of the next page, as Slack's opaque
@@ -132,7 +136,9 @@ class User:
         if self.email is not None:
             profile["email"] = self.email
         if self.bot_id:
-            profile.update({"bot_id": self.bot_id, "api_app_id": self.app_id or "", "always_active": True})
+            profile.update(
+                {"bot_id": self.bot_id, "api_app_id": self.app_id or "", "always_active": True}
+            )
         user: JSON = {
             "id": self.id,
             "team_id": self.team_id,
@@ -179,10 +185,27 @@ class Channel:
     def find(self, ts: str) -> JSON | None:
         return next((m for m in self.messages if m["ts"] == ts), None)
 
+    def has_ts(self, ts: str) -> bool:
+        """Whether a message with this timestamp exists, compared as a number
+        (Slack accepts "1700000000.0001" for "1700000000.000100" here)."""
+        try:
+            wanted = ts_key(ts)
+        except SlackError:
+            return False
+        return any(ts_key(m["ts"]) == wanted for m in self.messages)
+
     def to_api(self, *, member_id: str, include_num_members: bool = False) -> JSON:
         if self.kind == "im":
-            return {"id": self.id, "created": self.created, "is_im": True, "is_org_shared": False,
-                    "user": self.user, "is_user_deleted": False, "priority": 0, "is_open": True}  # fmt: skip
+            return {
+                "id": self.id,
+                "created": self.created,
+                "is_im": True,
+                "is_org_shared": False,
+                "user": self.user,
+                "is_user_deleted": False,
+                "priority": 0,
+                "is_open": True,
+            }
         info: JSON = {
             "id": self.id,
             "name": self.name,
@@ -298,12 +321,20 @@ class Workspace:
         self._last_ts = 0
         self._serial = 0
         if include_system_users:
-            self.users[SLACKBOT_ID] = User(SLACKBOT_ID, "slackbot", team_id, real_name="Slackbot", display_name="Slackbot")
+            self.users[SLACKBOT_ID] = User(
+                SLACKBOT_ID, "slackbot", team_id, real_name="Slackbot", display_name="Slackbot"
+            )
         self.users[bot_user_id] = User(
-            bot_user_id, bot_name, team_id, real_name=bot_name.capitalize(), is_bot=True, bot_id=bot_id, app_id=app_id
+            bot_user_id,
+            bot_name,
+            team_id,
+            real_name=bot_name.capitalize(),
+            is_bot=True,
+            bot_id=bot_id,
+            app_id=app_id,
         )
 
-    # -- identifiers -------------------------------------------------------
+    # -- identifiers ---------------------------------------------------------
 
     def now(self) -> float:
         return self.clock()
@@ -325,7 +356,7 @@ class Workspace:
         self.triggers[trigger_id] = Trigger(user_id, self.now(), view_id)
         return trigger_id
 
-    # -- users and conversations --------------------------------------------
+    # -- users and conversations ---------------------------------------------
 
     def user(self, user_id: str | None, *, error: str = "user_not_found") -> User:
         found = self.users.get(user_id or "")
@@ -344,7 +375,14 @@ class Workspace:
         existing = self.channels.get(channel_id)
         if existing is not None:
             return existing, True
-        channel = Channel(channel_id, channel_id, "im", int(self.now()), members=[user_id, self.bot_user_id], user=user_id)
+        channel = Channel(
+            channel_id,
+            channel_id,
+            "im",
+            int(self.now()),
+            members=[user_id, self.bot_user_id],
+            user=user_id,
+        )
         self.channels[channel_id] = channel
         return channel, False
 
@@ -401,9 +439,14 @@ class Workspace:
             "bot_id": self.bot_id,
             "app_id": self.app_id,
             "team": self.team_id,
-            "bot_profile": {"id": self.bot_id, "app_id": self.app_id, "name": self.bot_name,
-                            "team_id": self.team_id, "deleted": False},
-        }  # fmt: skip
+            "bot_profile": {
+                "id": self.bot_id,
+                "app_id": self.app_id,
+                "name": self.bot_name,
+                "team_id": self.team_id,
+                "deleted": False,
+            },
+        }
 
     def append_message(self, channel: Channel, message: JSON) -> JSON:
         """Store a message (ts assigned here) and keep its thread parent's
@@ -413,8 +456,14 @@ class Workspace:
         parent = channel.find(thread_ts) if thread_ts else None
         if parent is not None and parent is not message:
             message["parent_user_id"] = parent.get("user", "")
-            replies = [m for m in channel.messages if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts]
-            users = list(dict.fromkeys([*(m.get("user", "") for m in replies), message.get("user", "")]))
+            replies = [
+                m
+                for m in channel.messages
+                if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
+            ]
+            users = list(
+                dict.fromkeys([*(m.get("user", "") for m in replies), message.get("user", "")])
+            )
             parent.update(
                 thread_ts=thread_ts,
                 reply_count=len(replies) + 1,
@@ -435,9 +484,13 @@ class Workspace:
         """conversations.history lists thread parents and plain messages, and
         replies only when they were broadcast to the channel."""
         thread_ts = message.get("thread_ts")
-        return thread_ts is None or thread_ts == message["ts"] or message.get("subtype") == "thread_broadcast"
+        return (
+            thread_ts is None
+            or thread_ts == message["ts"]
+            or message.get("subtype") == "thread_broadcast"
+        )
 
-    # -- views ----------------------------------------------------------------
+    # -- views ---------------------------------------------------------------
 
     def exchange_trigger(self, trigger_id: str | None) -> Trigger:
         trigger = self.triggers.get(trigger_id or "")
@@ -454,20 +507,33 @@ class Workspace:
         if view_id:
             record = self.views.get(view_id)
         else:
-            record = next((r for r in self.views.values() if external_id and r.view.get("external_id") == external_id), None)
+            record = next(
+                (
+                    r
+                    for r in self.views.values()
+                    if external_id and r.view.get("external_id") == external_id
+                ),
+                None,
+            )
         if record is None:
             raise SlackError("not_found")
         return record
 
     def check_external_id(self, external_id: str, *, except_view: str | None = None) -> None:
         for view_id, record in self.views.items():
-            if external_id and record.view.get("external_id") == external_id and view_id != except_view:
+            if (
+                external_id
+                and record.view.get("external_id") == external_id
+                and view_id != except_view
+            ):
                 raise SlackError("duplicate_external_id")
 
     def new_hash(self) -> str:
         return f"{int(self.now())}.{secrets.token_hex(4)}"
 
-    def build_view(self, payload: JSON, *, view_id: str, root_id: str, previous_id: str | None) -> JSON:
+    def build_view(
+        self, payload: JSON, *, view_id: str, root_id: str, previous_id: str | None
+    ) -> JSON:
         """The view object Slack stores and returns, from the payload an app sent."""
         view: JSON = {
             "id": view_id,
@@ -491,11 +557,15 @@ class Workspace:
             view[key] = copy.deepcopy(payload.get(key))
         return view
 
-    # -- response_url -------------------------------------------------------------
+    # -- response_url --------------------------------------------------------
 
-    def new_response_url(self, channel_id: str | None, message_ts: str | None, user_id: str | None) -> str:
+    def new_response_url(
+        self, channel_id: str | None, message_ts: str | None, user_id: str | None
+    ) -> str:
         url_id = f"{self.team_id}/{self.new_id('')[1:]}/{secrets.token_urlsafe(18)}"
-        self.response_urls[url_id] = ResponseUrl(url_id, self.now(), channel_id, message_ts, user_id)
+        self.response_urls[url_id] = ResponseUrl(
+            url_id, self.now(), channel_id, message_ts, user_id
+        )
         return url_id
 
 
