@@ -48,7 +48,7 @@ class NudgebotApp(App):
         super().__init__(**kwargs)
         self.registered_commands: set[str] = set()
         self.registered_events: set[str] = set()
-        self._fanout: dict[str, list[Callable[..., Any]]] = {}
+        self._fanout: dict[str, list[_Subscriber]] = {}
 
     def command(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(command, str):
@@ -56,17 +56,18 @@ class NudgebotApp(App):
         return super().command(command, *args, **kwargs)
 
     def event(self, event: Any, matchers: Any = None, middleware: Any = None, **kwargs: Any) -> Any:
-        if not isinstance(event, str) or matchers or middleware or kwargs:
+        if not isinstance(event, str) or middleware or kwargs:
             if isinstance(event, dict) and isinstance(event.get("type"), str):
                 self.registered_events.add(event["type"])
             return super().event(event, matchers, middleware, **kwargs)
         self.registered_events.add(event)
+        conditions = tuple(matchers or ())
 
         def subscribe(*functions: Callable[..., Any]) -> Callable[..., Any] | None:
             handlers = self._fanout.setdefault(event, [])
             if not handlers:
                 super(NudgebotApp, self).event(event)(_fan_out(event, handlers))
-            handlers.extend(functions)
+            handlers.extend(_Subscriber(f, conditions) for f in functions)
             return functions[0] if functions else None
 
         return subscribe
@@ -76,14 +77,30 @@ class NudgebotApp(App):
         return super().message(*args, **kwargs)
 
 
-def _fan_out(event_type: str, handlers: list[Callable[..., Any]]) -> Callable[[Args], None]:
+class _Subscriber:
+    """One slice's listener for an event type, with its own matchers."""
+
+    def __init__(self, handler: Callable[..., Any], matchers: tuple[Callable[..., bool], ...]):
+        self.handler = handler
+        self.matchers = matchers
+
+    def __call__(self, args: Args) -> None:
+        if all(_call_with(matcher, args) for matcher in self.matchers):
+            _call_with(self.handler, args)
+
+
+def _call_with(func: Callable[..., Any], args: Args) -> Any:
+    # The same by-name injection Bolt does for listeners and matchers.
+    return func(**{name: getattr(args, name) for name in inspect.signature(func).parameters})
+
+
+def _fan_out(event_type: str, handlers: list[_Subscriber]) -> Callable[[Args], None]:
     def dispatch(args: Args) -> None:
-        for handler in list(handlers):
-            wanted = inspect.signature(handler).parameters
+        for subscriber in list(handlers):
             try:
-                handler(**{name: getattr(args, name) for name in wanted})
+                subscriber(args)
             except Exception:
-                log.exception("%s listener %s failed", event_type, handler.__qualname__)
+                log.exception("%s listener %s failed", event_type, subscriber.handler.__qualname__)
 
     dispatch.__name__ = f"fan_out_{event_type}"
     return dispatch
