@@ -136,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("nudgebot: aborted", err=True)
         sys.exit(1)
     except NudgebotError as exc:
-        click.echo(f"nudgebot: {exc}", err=True)
+        message = str(exc)
+        # Several lines are several `file:line: field: …` errors, printed as they are.
+        click.echo(message if "\n" in message else f"nudgebot: {message}", err=True)
         sys.exit(exc.exit_code)
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__

@@ -21,6 +21,7 @@ from waitress.server import create_server
 
 from bot import migrate
 from bot.app import NudgebotApp, build_app
+from bot.content.service import load_and_sync
 from bot.errors import ConfigError
 from bot.services import Services
 from bot.slack.client import MANIFEST_HINT
@@ -64,6 +65,8 @@ def run(services: Services, *, host: str, port: int) -> None:
     identity = check_slack_credentials(services)
     migrate.upgrade(settings.database_url)
     log.info("database at revision %s", migrate.current_revision(services.engine))
+    # An invalid program file stops the start with the same lines `content validate` prints.
+    load_and_sync(services)
     app: NudgebotApp = build_app(settings, services=services)
     server = create_server(
         make_wsgi_app(app, services),

@@ -1,7 +1,9 @@
 """Programs as stored: one row per program, one per distinct version of its file.
 
-The newest version (highest `number`) is the one new enrollments get; people
-already enrolled keep the version they started (see docs/authoring.md)."""
+The current version (the one loaded most recently, see
+`bot.content.service.current_version`) is the one new enrollments get; people
+already enrolled keep the version they started unless the steps still line up
+(docs/authoring.md, "Version")."""
 
 from __future__ import annotations
 
@@ -35,4 +37,6 @@ class ProgramVersion(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     # The validated program as plain data, so an old version renders after its file changed.
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # When this content was last loaded: a file reverted to an earlier content makes
+    # that version current again (the hash is unique per program, so no new row).
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)

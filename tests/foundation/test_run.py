@@ -132,3 +132,20 @@ def test_run_with_a_token_slack_refuses_exits_2(tmp_path: Path) -> None:
         "nudgebot: SLACK_BOT_TOKEN was refused by Slack (invalid_auth); create the Slack app "
         "from config/manifest.yml (README: Create the Slack app)"
     ]
+
+
+def test_run_refuses_an_invalid_library_with_the_validator_lines(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    library = tmp_path / "nudges"
+    library.mkdir()
+    (library / "broken.yaml").write_text("id: broken\ntitle: [unclosed\n")
+    env = _env(fake_slack, f"sqlite:///{tmp_path}/x.db", NUDGEBOT_CONTENT_DIR=str(library))
+    result = _run_once(env)
+    assert result.returncode == 2
+    lines = [
+        line.removeprefix("nudgebot: ")
+        for line in result.stderr.splitlines()
+        if not line.startswith("{")
+    ]
+    assert lines and all(line.startswith(f"{library}/broken.yaml:") for line in lines), lines

@@ -1,0 +1,247 @@
+"""The Block Kit message a person receives for a step. Pure: data in, dicts out.
+
+Every interactive element's value starts with the delivery id ("preview" in
+previews), so a click names its delivery without a lookup: `"{delivery_id}|{extra}"`.
+Action ids (the proof listeners match on them):
+  nudge_done, nudge_not_relevant          buttons, extra "done" / "not_relevant"
+  nudge_snooze                            a select, option extras "1h" / "tomorrow"
+  nudge_rate_1 … nudge_rate_5             buttons, extra "1" … "5" (Slack wants
+                                          action ids unique within a block)
+  nudge_check                             checkboxes, option extra = item index
+  nudge_reflect                           button opening the reflection modal, extra "text"
+  nudge_link                              the job aid's link button, extra "link"
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
+from bot.content.schema import FALLBACK_LOCALE, Program, Step, localise, normalise_locale
+
+BLOCK_ID_ACTIONS = "nudge_actions"
+BLOCK_ID_RATING = "nudge_rating"
+BLOCK_ID_CHECKLIST = "nudge_checklist"
+BLOCK_ID_REFLECTION = "nudge_reflection"
+BLOCK_ID_TEXT = "nudge_text"
+BLOCK_ID_CONTEXT = "nudge_context"
+SNOOZE_CHOICES = ("1h", "tomorrow")
+
+# Button wording in each language the bot speaks; content in another language
+# gets English buttons.
+UI: dict[str, dict[str, str]] = {
+    "en": {
+        "done": "Done",
+        "not_relevant": "Not relevant",
+        "snooze": "Remind me later",
+        "1h": "In an hour",
+        "tomorrow": "Tomorrow",
+        "reflect": "Write my answer",
+        "scale_low": "1 = not at all, 5 = fully",
+        "from": "From the program",
+    },
+    "bg": {
+        "done": "Готово",
+        "not_relevant": "Не се отнася за мен",
+        "snooze": "Напомни ми по-късно",
+        "1h": "След час",
+        "tomorrow": "Утре",
+        "reflect": "Напиши отговор",
+        "scale_low": "1 = никак, 5 = напълно",
+        "from": "От програмата",
+    },
+}
+
+
+def message_locale(program: Program, locale: str | None) -> str:
+    """The language a person reads this program in: theirs if it ships, else en."""
+    code = normalise_locale(locale)
+    return code if code in program.locales else FALLBACK_LOCALE
+
+
+def step_message(
+    program: Program, step_id: str, *, locale: str, delivery_id: int | None, arm: str = ""
+) -> dict[str, Any]:
+    """`{"text": fallback, "blocks": [...]}` for chat.postMessage. KeyError on an unknown step."""
+    step = program.step(step_id)
+    lang = message_locale(program, locale)
+    ui = UI.get(lang, UI[FALLBACK_LOCALE])
+    prefix = "preview" if delivery_id is None else str(delivery_id)
+    text = localise(step.text_for(arm), lang)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "block_id": BLOCK_ID_TEXT, "text": _mrkdwn(text)}
+    ]
+    blocks += _kind_blocks(step, lang=lang, ui=ui, prefix=prefix)
+    blocks += _rating_blocks(step, lang=lang, prefix=prefix)
+    actions = _action_elements(step, lang=lang, ui=ui, prefix=prefix)
+    if actions:
+        blocks.append({"type": "actions", "block_id": BLOCK_ID_ACTIONS, "elements": actions})
+    title = program.text("title", lang)
+    blocks.append(
+        {
+            "type": "context",
+            "block_id": BLOCK_ID_CONTEXT,
+            "elements": [_mrkdwn(f"{ui['from']} _{_escape(title)}_")],
+        }
+    )
+    return {"text": text, "blocks": blocks}
+
+
+def _kind_blocks(step: Step, *, lang: str, ui: dict[str, str], prefix: str) -> list[dict[str, Any]]:
+    if step.kind == "checklist" and step.items:
+        options = [
+            {"text": _plain(localise(item, lang)), "value": f"{prefix}|{index}"}
+            for index, item in enumerate(step.items)
+        ]
+        element = {"type": "checkboxes", "action_id": "nudge_check", "options": options}
+        return [{"type": "actions", "block_id": BLOCK_ID_CHECKLIST, "elements": [element]}]
+    if step.kind == "reflection" and step.reflection is not None:
+        if step.reflection.answer == "scale":
+            return [
+                _scale_actions(prefix),
+                {"type": "context", "elements": [_plain(ui["scale_low"])]},
+            ]
+        button = _button(ui["reflect"], "nudge_reflect", f"{prefix}|text", style="primary")
+        return [{"type": "actions", "block_id": BLOCK_ID_REFLECTION, "elements": [button]}]
+    return []
+
+
+def _rating_blocks(step: Step, *, lang: str, prefix: str) -> list[dict[str, Any]]:
+    if step.rating is None or step.kind == "reflection":
+        return []
+    label = localise(step.rating.label, lang)
+    return [{"type": "section", "text": _mrkdwn(label)}, _scale_actions(prefix)]
+
+
+def _scale_actions(prefix: str) -> dict[str, Any]:
+    buttons = [_button(str(n), f"nudge_rate_{n}", f"{prefix}|{n}") for n in range(1, 6)]
+    return {"type": "actions", "block_id": BLOCK_ID_RATING, "elements": buttons}
+
+
+def _action_elements(
+    step: Step, *, lang: str, ui: dict[str, str], prefix: str
+) -> list[dict[str, Any]]:
+    elements: list[dict[str, Any]] = []
+    if step.link is not None:
+        link = _button(localise(step.link.label, lang), "nudge_link", f"{prefix}|link")
+        link["url"] = step.link.url
+        elements.append(link)
+    for answer in step.offered_answers:
+        if answer == "done":
+            elements.append(_button(ui["done"], "nudge_done", f"{prefix}|done", style="primary"))
+        elif answer == "not_relevant":
+            value = f"{prefix}|not_relevant"
+            elements.append(_button(ui["not_relevant"], "nudge_not_relevant", value))
+        else:
+            elements.append(
+                {
+                    "type": "static_select",
+                    "action_id": "nudge_snooze",
+                    "placeholder": _plain(ui["snooze"]),
+                    "options": [
+                        {"text": _plain(ui[c]), "value": f"{prefix}|{c}"} for c in SNOOZE_CHOICES
+                    ],
+                }
+            )
+    return elements
+
+
+def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": _plain(text),
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _escape(text: str) -> str:
+    # A title is plain text; Slack's three control characters must not turn it into markup.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Limits Slack enforces on a message (https://docs.slack.dev/reference/block-kit):
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_BUTTON_TEXT = 75
+MAX_ID = 255
+MAX_BUTTON_VALUE = 2000
+MAX_OPTION_VALUE = 150
+
+
+def block_kit_problems(message: dict[str, Any]) -> list[str]:
+    """What Slack would refuse in this message, one sentence each; empty when it is fine."""
+    blocks: list[dict[str, Any]] = message.get("blocks", [])
+    problems: list[str] = []
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"has {len(blocks)} blocks; Slack allows {MAX_BLOCKS}")
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    repeated = sorted({i for i in block_ids if block_ids.count(i) > 1})
+    problems += [f"repeats block_id {i!r}" for i in repeated]
+    for block in blocks:
+        problems += _block_problems(block)
+        try:
+            parsed = Block.parse(block)
+            if parsed is None:
+                problems.append(f"has a block Slack does not know: {block.get('type')!r}")
+            else:
+                parsed.validate_json()
+        except SlackObjectFormationError as exc:
+            problems.append(f"is refused by Block Kit: {exc}")
+    return problems
+
+
+def _block_problems(block: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if len(block.get("block_id", "")) > MAX_ID:
+        problems.append(f"has a block_id longer than {MAX_ID} characters")
+    text = block.get("text", {}).get("text", "") if block.get("type") == "section" else ""
+    if len(text) > MAX_SECTION_TEXT:
+        problems.append(
+            f"has {len(text)} characters of section text; Slack allows {MAX_SECTION_TEXT}"
+        )
+    elements = block.get("elements", []) if block.get("type") == "actions" else []
+    action_ids = [e.get("action_id", "") for e in elements]
+    for repeated in sorted({a for a in action_ids if action_ids.count(a) > 1}):
+        problems.append(f"repeats action_id {repeated!r} in one block")
+    for element in elements:
+        problems += _element_problems(element)
+    return problems
+
+
+def _element_problems(element: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if len(element.get("action_id", "")) > MAX_ID:
+        problems.append(f"has an action_id longer than {MAX_ID} characters")
+    if element.get("type") == "button":
+        label = element.get("text", {}).get("text", "")
+        if len(label) > MAX_BUTTON_TEXT:
+            problems.append(
+                f"has a {len(label)}-character button label {label[:20]!r}…; "
+                f"Slack allows {MAX_BUTTON_TEXT}"
+            )
+        if len(element.get("value", "")) > MAX_BUTTON_VALUE:
+            problems.append(f"has a button value longer than {MAX_BUTTON_VALUE} characters")
+    for option in element.get("options", []):
+        label = option.get("text", {}).get("text", "")
+        if len(label) > MAX_BUTTON_TEXT:
+            problems.append(
+                f"has a {len(label)}-character option {label[:20]!r}…; "
+                f"Slack allows {MAX_BUTTON_TEXT}"
+            )
+        if len(option.get("value", "")) > MAX_OPTION_VALUE:
+            problems.append(f"has an option value longer than {MAX_OPTION_VALUE} characters")
+    return problems
