@@ -69,6 +69,9 @@ class Delivery(Base):
         _enum(DeliveryStatus), default=DeliveryStatus.planned
     )
     due_at: Mapped[datetime]
+    # The end of the local send window the due time was placed in: a nudge
+    # deferred (Do Not Disturb, pacing) is only sent before it, never at night.
+    window_end: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=0)
@@ -78,3 +81,14 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SenderLock(Base):
+    """Who may send on a database that cannot share the work (SQLite): one row,
+    held under a lease the sender renews; a second process is refused."""
+
+    __tablename__ = "delivery_sender_locks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    lease_until: Mapped[datetime]

@@ -32,6 +32,8 @@ class Person(Base):
     # From Slack; tz_override and the org CSV win over it (see people.service).
     tz: Mapped[str | None] = mapped_column(String(64))
     tz_override: Mapped[str | None] = mapped_column(String(64))
+    # From the org CSV: wins over Slack's tz, loses to the person's own tz_override.
+    org_tz: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(16))
     country: Mapped[str | None] = mapped_column(String(2))
     team: Mapped[str | None] = mapped_column(String(255))

@@ -1,0 +1,657 @@
+"""The sender: due rows of the outbox become DMs, each exactly once.
+
+A claim moves due rows to `sending` under a lease (FOR UPDATE SKIP LOCKED on
+PostgreSQL, so replicas never claim the same row; on SQLite one process holds
+the sender lock). Each DM carries message metadata naming its delivery id. A
+row tried before (its lease expired, or the answer was lost) is first looked
+up in the DM's history by that metadata and only posted when it is not there:
+that is what makes "exactly once" hold across crashes, timeouts and replicas.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.content.blocks import step_message
+from bot.content.schema import Program, normalise_locale
+from bot.delivery.calendar import Calendar
+from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, SenderLock
+from bot.delivery.pacing import Pacer
+from bot.delivery.planner import person_calendar, program_calendar
+from bot.delivery.service import load_program
+from bot.errors import ConfigError
+from bot.log import log_context
+from bot.people.models import Person
+from bot.proof.models import NudgePreference
+from bot.proof.reinforcement import is_settled
+from bot.services import Services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+METADATA_EVENT = "nudge_delivery"
+# Slack's answers that will not change by trying again: recorded once, never retried.
+PERMANENT_ERRORS = frozenset(
+    {
+        "user_not_found",
+        "account_inactive",
+        "channel_not_found",
+        "cannot_dm_bot",
+        "user_disabled",
+        "is_archived",
+        "not_in_channel",
+        "user_is_restricted",
+        "restricted_action",
+        "messages_tab_disabled",
+        "user_not_visible",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "too_many_attachments",
+        "channel_is_archived",
+    }
+)
+# The app itself is misconfigured: pause, keep the nudges, tell the operator.
+AUTH_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+        "ekm_access_denied",
+    }
+)
+AUTH_PAUSE = 60.0
+HISTORY_PAGES = 5
+DND_CACHE_SECONDS = 60.0
+RECORD_GROUP = 25  # outcomes written per transaction
+RECORD_EVERY = 0.25  # seconds: never hold a result longer than this
+SQLITE_LOCK = "sender"
+SQLITE_LOCK_SECONDS = 30
+
+
+def sender_client(settings: Settings) -> WebClient:
+    """A WebClient that never retries by itself: a retried post after a lost
+    answer would be a duplicate. The sender decides, after checking history."""
+    if settings.slack_bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is not set; the sender cannot post")
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=settings.slack_timeout_seconds,
+        retry_handlers=[],
+    )
+
+
+def make_owner() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class SlackFailure(Exception):
+    """A call that did not succeed, sorted by what to do about it."""
+
+    def __init__(self, kind: str, error: str, retry_after: float = 0.0) -> None:
+        super().__init__(f"{kind}: {error}")
+        self.kind = kind  # permanent | temporary | rate_limited | auth
+        self.error = error
+        self.retry_after = retry_after
+
+
+def call_slack(func: Callable[[], T]) -> T:
+    try:
+        return func()
+    except SlackApiError as exc:
+        raise _classify(exc) from None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # Timeouts, refused and dropped connections: the call may or may not
+        # have taken effect; the next attempt checks history first.
+        raise SlackFailure("temporary", type(exc).__name__) from None
+
+
+def _classify(exc: SlackApiError) -> SlackFailure:
+    response = exc.response
+    status = getattr(response, "status_code", 200)
+    error = str(response.get("error") or f"http_{status}") if response is not None else "unknown"
+    if status == 429 or error == "ratelimited":
+        headers = getattr(response, "headers", {}) or {}
+        retry = headers.get("Retry-After") or headers.get("retry-after") or "1"
+        return SlackFailure("rate_limited", "ratelimited", float(retry))
+    if status >= 500:
+        return SlackFailure("temporary", f"http_{status}")
+    if error in PERMANENT_ERRORS:
+        return SlackFailure("permanent", error)
+    if error in AUTH_ERRORS:
+        return SlackFailure("auth", error)
+    return SlackFailure("temporary", error)
+
+
+@dataclass
+class SendStats:
+    claimed: int = 0
+    sent: int = 0
+    reconciled: int = 0
+    failed: int = 0
+    retried: int = 0
+    deferred: int = 0
+    skipped: int = 0
+
+    def add(self, other: SendStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Outcome:
+    status: DeliveryStatus
+    error: str | None = None
+    due_at: datetime | None = None
+    window_end: datetime | None = None
+    channel: str | None = None
+    ts: str | None = None
+    counted: bool = True  # False: the claim was not an attempt (nothing reached Slack)
+    stat: str = "sent"
+
+
+@dataclass
+class _Claimed:
+    delivery: Delivery
+    person: Person
+    enrollment: Enrollment
+    locale: str = "en"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SenderRefused(ConfigError):
+    """Another process holds the sender lock of this SQLite database."""
+
+
+class Sender:
+    """One process's sender. One loop drives it; it fans each batch out to threads."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        client: WebClient | None = None,
+        owner: str | None = None,
+        batch_size: int = 50,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.client = client or sender_client(services.settings)
+        self.owner = owner or make_owner()
+        self.batch_size = batch_size
+        self.pacer = pacer or Pacer(services.settings.send_rate_per_minute)
+        self.threads = max(1, services.settings.send_threads)
+        self._dm: dict[str, str] = {}
+        self._programs: dict[int, Program] = {}
+        self._dnd: dict[str, tuple[float, bool, float]] = {}
+        self._sqlite = services.engine.dialect.name == "sqlite"
+
+    # -- the loop's entry points ------------------------------------------------------
+
+    def send_due(self, *, max_seconds: float = 20.0) -> SendStats:
+        """Claim and send due rows until none are left or `max_seconds` passed."""
+        stats = SendStats()
+        started = time.monotonic()
+        while time.monotonic() - started < max_seconds:
+            self.hold_lock()
+            batch = self.send_batch()
+            stats.add(batch)
+            if batch.claimed < self.batch_size:
+                break
+        return stats
+
+    def send_batch(self) -> SendStats:
+        """Claim one batch and send it on a few threads (Slack calls are I/O-bound);
+        outcomes are written in small groups, each group one transaction."""
+        stats = SendStats()
+        claimed = self.claim(self.batch_size)
+        stats.claimed = len(claimed)
+        pending: list[tuple[int, _Outcome]] = []
+        last_flush = time.monotonic()
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="sender") as pool:
+            futures = [pool.submit(self._process_logged, item) for item in claimed]
+            for future in as_completed(futures):
+                delivery_id, outcome = future.result()
+                pending.append((delivery_id, outcome))
+                setattr(stats, outcome.stat, getattr(stats, outcome.stat) + 1)
+                if len(pending) >= RECORD_GROUP or time.monotonic() - last_flush > RECORD_EVERY:
+                    self._record(pending)
+                    pending, last_flush = [], time.monotonic()
+        self._record(pending)
+        return stats
+
+    def _process_logged(self, item: _Claimed) -> tuple[int, _Outcome]:
+        with log_context(delivery_id=item.delivery.id):
+            return item.delivery.id, self._process(item)
+
+    def reap(self) -> int:
+        """Rows whose sender vanished mid-send go back to planned; having an
+        attempt on record, they are reconciled against history before any post."""
+        now = self.services.clock.now()
+        with self.services.session() as session:
+            owners = session.scalars(
+                select(Delivery.lease_owner)
+                .where(Delivery.status == DeliveryStatus.sending, Delivery.lease_until >= now)
+                .distinct()
+            )
+            # A sender on this host that was killed holds nothing: no need to wait out its lease.
+            dead = [o for o in owners if o and o != self.owner and not _alive(o)]
+            result = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.status == DeliveryStatus.sending,
+                    or_(Delivery.lease_until < now, Delivery.lease_owner.in_(dead)),
+                )
+                .values(
+                    status=DeliveryStatus.planned,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                ),
+                execution_options={"synchronize_session": False},
+            )
+            count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            log.warning("%d nudge(s) found with an expired lease; they will be reconciled", count)
+        return count
+
+    # -- the SQLite sender lock ------------------------------------------------------------
+
+    def hold_lock(self) -> None:
+        """On SQLite only one process may send; refuse clearly when another does."""
+        if not self._sqlite:
+            return
+        now = self.services.clock.now()
+        until = now + timedelta(seconds=SQLITE_LOCK_SECONDS)
+        with self.services.session() as session:
+            lock = session.get(SenderLock, SQLITE_LOCK)
+            if lock is None:
+                session.add(SenderLock(name=SQLITE_LOCK, owner=self.owner, lease_until=until))
+                try:
+                    session.flush()
+                except IntegrityError:
+                    raise self._refused(None) from None
+                return
+            if lock.owner != self.owner and lock.lease_until > now and _alive(lock.owner):
+                raise self._refused(lock)
+            lock.owner, lock.lease_until = self.owner, until
+
+    def release_lock(self) -> None:
+        if not self._sqlite:
+            return
+        with self.services.session() as session:
+            lock = session.get(SenderLock, SQLITE_LOCK)
+            if lock is not None and lock.owner == self.owner:
+                session.delete(lock)
+
+    def _refused(self, lock: SenderLock | None) -> SenderRefused:
+        who = lock.owner.rsplit(":", 1)[0] if lock else "another process"
+        return SenderRefused(
+            f"another process ({who}) is already sending nudges from this SQLite database; "
+            "SQLite allows one sender: stop it first, or use PostgreSQL (DATABASE_URL) to run "
+            "several replicas"
+        )
+
+    # -- claiming -----------------------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[_Claimed]:
+        now = self.services.clock.now()
+        lease = now + timedelta(seconds=self.settings.send_lease_seconds)
+        due = (
+            select(Delivery.id)
+            .where(Delivery.status == DeliveryStatus.planned, Delivery.due_at <= now)
+            .order_by(Delivery.due_at)
+            .limit(limit)
+        )
+        if not self._sqlite:
+            due = due.with_for_update(skip_locked=True)
+        with self.services.session() as session:
+            ids = list(
+                session.scalars(
+                    update(Delivery)
+                    .where(Delivery.id.in_(due.scalar_subquery()))
+                    .values(
+                        status=DeliveryStatus.sending,
+                        lease_owner=self.owner,
+                        lease_until=lease,
+                        attempts=Delivery.attempts + 1,
+                        updated_at=now,
+                    )
+                    .returning(Delivery.id),
+                    execution_options={"synchronize_session": False},
+                )
+            )
+            if not ids:
+                return []
+            rows = session.execute(
+                select(Delivery, Person, Enrollment)
+                .join(Person, Person.id == Delivery.person_id)
+                .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
+                .where(Delivery.id.in_(ids))
+                .order_by(Delivery.due_at, Delivery.id)
+            )
+            claimed = [_Claimed(r.Delivery, r.Person, r.Enrollment) for r in rows]
+            # The language chosen in App Home wins over Slack's (one query a batch).
+            chosen = dict(
+                session.execute(
+                    select(NudgePreference.person_id, NudgePreference.language).where(
+                        NudgePreference.person_id.in_({i.person.id for i in claimed})
+                    )
+                ).all()
+            )
+            for item in claimed:
+                item.locale = normalise_locale(chosen.get(item.person.id) or item.person.locale)
+                # A repetition stops once the step is settled (see bot.proof.reinforcement).
+                item.extra["done"] = item.delivery.repetition > 0 and is_settled(
+                    session, enrollment_id=item.enrollment.id, step_id=item.delivery.step_id
+                )
+                version = item.enrollment.program_version_id
+                if version not in self._programs:
+                    self._programs[version] = load_program(session, version)
+            session.expunge_all()
+        return claimed
+
+    # -- one delivery ---------------------------------------------------------------------------
+
+    def _process(self, item: _Claimed) -> _Outcome:
+        try:
+            return self._try(item)
+        except SlackFailure as failure:
+            return self._after_failure(item, failure)
+
+    def _try(self, item: _Claimed) -> _Outcome:
+        d, person = item.delivery, item.person
+        reason = _not_wanted(item)
+        if reason is not None:
+            return reason
+        now = self.services.clock.now()
+        if person.paused_until and person.paused_until > now:
+            return self._defer(item, person.paused_until, "deferred: paused by the person")
+        if d.window_end is not None and now >= d.window_end:
+            # Late (an outage, a long DnD): the next window, never the middle of the night.
+            return self._defer(item, now, "deferred: the send window had closed")
+        dnd_end = self._dnd_until(person.slack_user_id, now) if self.settings.respect_dnd else None
+        if dnd_end is not None:
+            return self._defer(item, dnd_end, "deferred: do not disturb")
+        channel = self._open_dm(person.slack_user_id)
+        if d.attempts > 1:
+            found = self._find_posted(channel, d.id)
+            if found is not None:
+                log.info("delivery %s was already posted; recorded without posting again", d.id)
+                return _Outcome(DeliveryStatus.sent, channel=channel, ts=found, stat="reconciled")
+        message = self._render(item)
+        if not self._lease_left(d):
+            return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
+        self.pacer.wait_turn(channel)
+        response = call_slack(
+            lambda: self.client.chat_postMessage(
+                channel=channel,
+                text=message["text"],
+                blocks=message["blocks"],
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": d.id}},
+                unfurl_links=False,
+            )
+        )
+        return _Outcome(DeliveryStatus.sent, channel=channel, ts=str(response.get("ts")))
+
+    def _lease_left(self, d: Delivery) -> bool:
+        now = self.services.clock.now()
+        margin = timedelta(seconds=self.settings.slack_timeout_seconds + 5)
+        return d.lease_until is None or d.lease_until - now > margin
+
+    def _render(self, item: _Claimed) -> dict[str, Any]:
+        program = self._programs[item.enrollment.program_version_id]
+        return step_message(
+            program,
+            item.delivery.step_id,
+            locale=item.locale,
+            delivery_id=item.delivery.id,
+            arm=item.enrollment.arm,
+        )
+
+    def _after_failure(self, item: _Claimed, failure: SlackFailure) -> _Outcome:
+        d = item.delivery
+        now = self.services.clock.now()
+        if failure.kind == "rate_limited":
+            self.pacer.pause(failure.retry_after)
+            return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
+        if failure.kind == "auth":
+            log.error("Slack refused the bot token (%s); sending paused", failure.error)
+            self.pacer.pause(AUTH_PAUSE)
+            return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
+        if failure.kind == "permanent":
+            log.warning("delivery %s failed for good: %s", d.id, failure.error)
+            return _Outcome(DeliveryStatus.failed, error=failure.error, stat="failed")
+        if d.attempts >= self.settings.send_max_attempts:
+            error = f"gave up after {d.attempts} attempts: {failure.error}"
+            return _Outcome(DeliveryStatus.failed, error=error, stat="failed")
+        base = self.settings.send_retry_seconds
+        backoff = timedelta(seconds=min(2 ** (d.attempts - 1) * base, 900))
+        return _Outcome(
+            DeliveryStatus.planned,
+            error=f"retrying: {failure.error}",
+            due_at=now + backoff,
+            stat="retried",
+        )
+
+    def _defer(self, item: _Claimed, after: datetime, why: str) -> _Outcome:
+        """Later, inside a send window: the same day's if it is still open, else the next."""
+        d = item.delivery
+        if d.window_end is not None and after < d.window_end:
+            return _Outcome(
+                DeliveryStatus.planned,
+                error=why,
+                due_at=after,
+                window_end=d.window_end,
+                counted=False,
+                stat="deferred",
+            )
+        start, end = self._calendar(item).next_open(after)
+        return _Outcome(
+            DeliveryStatus.planned,
+            error=why,
+            due_at=start,
+            window_end=end,
+            counted=False,
+            stat="deferred",
+        )
+
+    def _calendar(self, item: _Claimed) -> Calendar:
+        program = self._programs[item.enrollment.program_version_id]
+        return program_calendar(person_calendar(item.person, self.settings), program)
+
+    # -- Slack reads (cached) -------------------------------------------------------------------
+
+    def _open_dm(self, user_id: str) -> str:
+        channel = self._dm.get(user_id)
+        if channel is None:
+            response = call_slack(lambda: self.client.conversations_open(users=user_id))
+            channel = str((response.get("channel") or {}).get("id"))
+            self._dm[user_id] = channel
+        return channel
+
+    def _dnd_until(self, user_id: str, now: datetime) -> datetime | None:
+        """When the person's Do Not Disturb ends, or None when they may be nudged now."""
+        cached = self._dnd.get(user_id)
+        if cached is None or time.monotonic() - cached[0] > DND_CACHE_SECONDS:
+            info = call_slack(lambda: self.client.dnd_info(user=user_id))
+            enabled = bool(info.get("dnd_enabled"))
+            start, end = (
+                float(info.get("next_dnd_start_ts") or 0),
+                float(info.get("next_dnd_end_ts") or 0),
+            )
+            snooze = float(info.get("snooze_endtime") or 0) if info.get("snooze_enabled") else 0
+            in_dnd = enabled and start <= now.timestamp() < end
+            until = max(end if in_dnd else 0.0, snooze)
+            cached = (time.monotonic(), until > now.timestamp(), until)
+            self._dnd[user_id] = cached
+        _, busy, until = cached
+        if not busy or until <= now.timestamp():
+            return None
+        return datetime.fromtimestamp(until, now.tzinfo)
+
+    def _find_posted(self, channel: str, delivery_id: int) -> str | None:
+        """The ts of the DM that carries this delivery id in its metadata, if any."""
+        cursor = ""
+        for _ in range(HISTORY_PAGES):
+            page = call_slack(
+                lambda c=cursor: self.client.conversations_history(  # type: ignore[misc]
+                    channel=channel, include_all_metadata=True, limit=200, cursor=c or None
+                )
+            )
+            for message in page.get("messages") or []:
+                meta = message.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == METADATA_EVENT and _same_id(payload, delivery_id):
+                    return str(message.get("ts"))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return None
+        return None
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def _record(self, outcomes: list[tuple[int, _Outcome]]) -> None:
+        if not outcomes:
+            return
+        now = self.services.clock.now()
+        sent = [(i, o) for i, o in outcomes if o.status == DeliveryStatus.sent]
+        other = [(i, o) for i, o in outcomes if o.status != DeliveryStatus.sent]
+        with self.services.session() as session:
+            if sent:
+                # The common case in one executemany (psycopg pipelines it).
+                session.connection().execute(
+                    _RECORD_SENT,
+                    [
+                        {
+                            "b_id": i,
+                            "b_owner": self.owner,
+                            "b_channel": o.channel,
+                            "b_ts": o.ts,
+                            "b_now": now,
+                        }
+                        for i, o in sent
+                    ],
+                )
+            for delivery_id, outcome in other:
+                # Only while our lease stands: a reaped and re-claimed row is not ours.
+                session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id == delivery_id,
+                        Delivery.status == DeliveryStatus.sending,
+                        Delivery.lease_owner == self.owner,
+                    )
+                    .values(**_values(outcome, now)),
+                    execution_options={"synchronize_session": False},
+                )
+
+
+_TABLE = cast(Table, Delivery.__table__)
+# Only while our lease stands: a reaped and re-claimed row is not ours to record.
+_RECORD_SENT = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("b_id"),
+        _TABLE.c.status == DeliveryStatus.sending.value,
+        _TABLE.c.lease_owner == bindparam("b_owner"),
+    )
+    .values(
+        status=DeliveryStatus.sent.value,
+        channel_id=bindparam("b_channel"),
+        message_ts=bindparam("b_ts"),
+        sent_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        lease_owner=None,
+        lease_until=None,
+        last_error=None,
+    )
+)
+
+
+def _values(outcome: _Outcome, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": outcome.status,
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+    if outcome.status == DeliveryStatus.sent:
+        values.update(
+            channel_id=outcome.channel, message_ts=outcome.ts, sent_at=now, last_error=None
+        )
+    else:
+        values["last_error"] = (outcome.error or "")[:255] or None
+    if outcome.due_at is not None:
+        values["due_at"] = outcome.due_at
+    if outcome.window_end is not None:
+        values["window_end"] = outcome.window_end
+    if not outcome.counted:
+        values["attempts"] = Delivery.attempts - 1
+    return values
+
+
+def _same_id(payload: dict[str, Any], delivery_id: int) -> bool:
+    try:
+        return int(payload.get("delivery_id", -1)) == delivery_id
+    except (TypeError, ValueError):
+        return False
+
+
+def _not_wanted(item: _Claimed) -> _Outcome | None:
+    person, enrollment = item.person, item.enrollment
+    if person.is_deleted:
+        return _Outcome(DeliveryStatus.cancelled, error="account deactivated", stat="skipped")
+    if person.is_bot:
+        return _Outcome(DeliveryStatus.skipped, error="a bot", stat="skipped")
+    if enrollment.status != EnrollmentStatus.active:
+        return _Outcome(
+            DeliveryStatus.cancelled, error=f"enrollment {enrollment.status}", stat="skipped"
+        )
+    if item.extra.get("done"):
+        return _Outcome(
+            DeliveryStatus.skipped,
+            error="repetitions settled (confirmed or not relevant)",
+            stat="skipped",
+        )
+    return None
+
+
+def _alive(owner: str) -> bool:
+    """False when the owner ran on this host and its process is gone (kill -9)."""
+    parts = owner.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname()[:60]:
+        return True
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True

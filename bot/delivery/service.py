@@ -1,0 +1,209 @@
+"""Enrollment: who is in which program, from when, in which experiment arm.
+
+Plain functions on a session. Resolving Slack user groups and channel members
+happens at the edge (CLI, listeners); these functions take user ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.audit import service as audit
+from bot.content.models import Program as ProgramRow
+from bot.content.models import ProgramVersion
+from bot.content.schema import Program
+from bot.content.service import current_version, load_program_version
+from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
+from bot.digest import experiments
+from bot.digest.experiments import assign_arm
+from bot.digest.models import PrivacyChoice
+from bot.errors import UserError
+from bot.people.models import Person
+
+HOLDOUT = experiments.HOLDOUT
+
+
+def load_program(session: Session, version_id: int) -> Program:
+    return load_program_version(session, version_id)
+
+
+def latest_version(session: Session, program_id: str) -> ProgramVersion:
+    program = session.get(ProgramRow, program_id)
+    if program is None:
+        raise UserError(
+            f"no program {program_id!r}; see `nudgebot content list` (load files with "
+            "`nudgebot content sync`)"
+        )
+    if not program.active:
+        raise UserError(f"program {program_id!r} is retired; nobody can be enrolled in it")
+    version = current_version(session, program_id)
+    if version is None:
+        raise UserError(
+            f"program {program_id!r} has no stored version; run `nudgebot content sync`"
+        )
+    return version
+
+
+@dataclass
+class EnrollResult:
+    enrolled: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (user id, why)
+    enrollment_ids: list[int] = field(default_factory=list)
+
+
+def enroll(
+    session: Session,
+    *,
+    program_id: str,
+    user_ids: Sequence[str],
+    starts_at: datetime,
+    enrolled_by: str | None,
+    source: str,
+    now: datetime,
+    opt_in_only: bool = False,
+) -> EnrollResult:
+    """Enroll people (by Slack user id). Enrolling twice is harmless; a stopped
+    enrollment becomes active again and keeps what was already sent. With
+    `opt_in_only` (works-council mode) only people who opted in are enrolled."""
+    version = latest_version(session, program_id)
+    program = load_program_version(session, version.id)
+    result = EnrollResult()
+    people = {
+        p.slack_user_id: p
+        for p in session.scalars(select(Person).where(Person.slack_user_id.in_(set(user_ids))))
+    }
+    for user_id in dict.fromkeys(user_ids):
+        person = people.get(user_id)
+        why = _cannot_enroll(person) or (_not_opted_in(session, person) if opt_in_only else None)
+        if why:
+            result.skipped.append((user_id, why))
+            continue
+        assert person is not None
+        enrollment = session.scalar(
+            select(Enrollment).where(
+                Enrollment.person_id == person.id, Enrollment.program_id == program_id
+            )
+        )
+        if enrollment is not None and enrollment.status == EnrollmentStatus.active:
+            result.already.append(user_id)
+        elif enrollment is not None:
+            enrollment.status = EnrollmentStatus.active
+            result.enrolled.append(user_id)
+            _audit_enrollment(session, enrollment, user_id=user_id, now=now)
+        else:
+            enrollment = Enrollment(
+                person_id=person.id,
+                program_id=program_id,
+                program_version_id=version.id,
+                status=EnrollmentStatus.active,
+                starts_at=starts_at,
+                arm=assign_arm(program, user_id),
+                enrolled_by=enrolled_by,
+                source=source,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(enrollment)
+            result.enrolled.append(user_id)
+            _audit_enrollment(session, enrollment, user_id=user_id, now=now)
+        session.flush()
+        result.enrollment_ids.append(enrollment.id)
+    return result
+
+
+def _audit_enrollment(
+    session: Session, enrollment: Enrollment, *, user_id: str, now: datetime
+) -> None:
+    audit.record(
+        session, actor=enrollment.enrolled_by or audit.SYSTEM,
+        action=audit.Action.enrollment_create, target=user_id,
+        details={"program": enrollment.program_id, "source": enrollment.source,
+                 "arm": enrollment.arm or "main"},
+        now=now,
+    )
+
+
+def _not_opted_in(session: Session, person: Person | None) -> str | None:
+    assert person is not None
+    choice = session.get(PrivacyChoice, person.id)
+    if choice is not None and choice.enrollment_opt_in:
+        return None
+    return "has not opted in (works-council mode: enrollment is opt-in)"
+
+
+def _cannot_enroll(person: Person | None) -> str | None:
+    if person is None:
+        return "not in the directory (run `nudgebot people sync`)"
+    if person.is_deleted:
+        return "account deactivated"
+    if person.is_bot:
+        return "a bot"
+    return None
+
+
+def team_user_ids(session: Session, *, team: str) -> list[str]:
+    ids = list(
+        session.scalars(
+            select(Person.slack_user_id).where(
+                Person.team == team, Person.is_deleted.is_(False), Person.is_bot.is_(False)
+            )
+        )
+    )
+    if not ids:
+        raise UserError(f"nobody is in team {team!r} (teams come from `nudgebot org import`)")
+    return ids
+
+
+def user_ids_from_csv(session: Session, *, path: Path) -> list[str]:
+    """Slack user ids from a CSV with a slack_user_id or an email column."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({exc})") from None
+    reader = csv.DictReader(io.StringIO(text))
+    columns = set(reader.fieldnames or [])
+    if not columns & {"slack_user_id", "email"}:
+        raise UserError(f"{path}:1: header: needs a slack_user_id or an email column")
+    ids: list[str] = []
+    for row in reader:
+        user_id = (row.get("slack_user_id") or "").strip()
+        email = (row.get("email") or "").strip().lower()
+        if not user_id and email:
+            user_id = (
+                session.scalar(select(Person.slack_user_id).where(Person.email == email)) or ""
+            )
+        if not user_id:
+            raise UserError(f"{path}:{reader.line_num}: slack_user_id: unknown person")
+        ids.append(user_id)
+    return ids
+
+
+def stop_person(session: Session, *, person_id: int, reason: str) -> int:
+    """Nothing more for this person: enrollments stop, unsent nudges are cancelled."""
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.person_id == person_id, Enrollment.status == EnrollmentStatus.active)
+        .values(status=EnrollmentStatus.stopped)
+    )
+    return cancel_planned(session, person_ids=[person_id], reason=reason)
+
+
+def cancel_planned(session: Session, *, person_ids: Iterable[int], reason: str) -> int:
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.person_id.in_(list(person_ids)),
+            Delivery.status == DeliveryStatus.planned,
+        )
+        .values(status=DeliveryStatus.cancelled, last_error=reason[:255])
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,217 @@
+"""Moment-of-work triggers: a Slack event or a signed webhook sends a step now.
+
+A program names its triggers (source webhook, channel_join, message, reaction,
+app_home) and steps refer to them (`when: {trigger: id, delay: "30m"}`). When
+one fires for a person enrolled in that program, the step becomes a delivery
+due now (plus the delay), moved to the person's next open window if that
+moment falls outside it. One step waits at most once: while a fired step is
+still waiting to go out, firing it again adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.content.schema import Program, Trigger
+from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
+from bot.delivery.planner import person_calendar, program_calendar
+from bot.delivery.service import HOLDOUT, load_program
+from bot.people.models import Person
+from bot.settings import Settings
+from bot.slack import dedupe
+
+MAX_SKEW = 300  # seconds a signed request's timestamp may be off
+_DELAY = re.compile(r"^([1-9]\d*)([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+@dataclass(frozen=True)
+class Firing:
+    """What happened: who, which source, and the facts a trigger may filter on."""
+
+    user_id: str
+    source: str
+    channel: str | None = None
+    text: str | None = None  # a message's text: matched, never stored or logged
+    reaction: str | None = None
+    trigger_id: str | None = None  # webhooks name the trigger
+    program_id: str | None = None  # webhooks may name the program
+
+    def matches(self, trigger: Trigger) -> bool:
+        if trigger.source != self.source:
+            return False
+        if self.source == "webhook":
+            return trigger.id == self.trigger_id
+        if trigger.channel and trigger.channel != self.channel:
+            return False
+        if self.source == "message":
+            return bool(trigger.pattern and re.search(trigger.pattern, self.text or ""))
+        if self.source == "reaction":
+            return trigger.reaction == self.reaction
+        return True
+
+
+def delay_of(value: str | None) -> timedelta:
+    match = _DELAY.match(value or "")
+    if not match:
+        return timedelta(0)
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def fire(session: Session, *, settings: Settings, now: datetime, firing: Firing) -> list[int]:
+    """Queue every step this firing triggers for the person; returns the delivery ids."""
+    person = session.scalar(select(Person).where(Person.slack_user_id == firing.user_id))
+    if person is None or person.is_deleted or person.is_bot:
+        return []
+    enrollments = session.scalars(
+        select(Enrollment).where(
+            Enrollment.person_id == person.id,
+            Enrollment.status == EnrollmentStatus.active,
+            Enrollment.arm != HOLDOUT,
+        )
+    )
+    queued: list[int] = []
+    for enrollment in enrollments:
+        if firing.program_id and enrollment.program_id != firing.program_id:
+            continue
+        program = load_program(session, enrollment.program_version_id)
+        fired = {t.id for t in program.triggers if firing.matches(t)}
+        for step_id, delay in _steps_for(program, fired, enrollment.arm):
+            delivery_id = _queue(session, settings, person, enrollment, program, step_id,
+                                 now + delay)  # fmt: skip
+            if delivery_id is not None:
+                queued.append(delivery_id)
+    return queued
+
+
+def _steps_for(program: Program, fired: set[str], arm: str) -> list[tuple[str, timedelta]]:
+    out = []
+    for step in program.steps:
+        when = step.when_for(arm)
+        if when.trigger in fired:
+            out.append((step.id, delay_of(when.delay)))
+    return out
+
+
+def _queue(
+    session: Session,
+    settings: Settings,
+    person: Person,
+    enrollment: Enrollment,
+    program: Program,
+    step_id: str,
+    at: datetime,
+) -> int | None:
+    mine = (Delivery.enrollment_id == enrollment.id) & (Delivery.step_id == step_id)
+    waiting = session.scalar(
+        select(Delivery.id).where(mine, Delivery.status.in_(
+            [DeliveryStatus.planned, DeliveryStatus.sending])).limit(1)
+    )  # fmt: skip
+    if waiting is not None:
+        return None
+    repetition = (session.scalar(select(func.max(Delivery.repetition)).where(mine)) or -1) + 1
+    due, window_end = program_calendar(person_calendar(person, settings), program).next_open(at)
+    row = Delivery(enrollment_id=enrollment.id, person_id=person.id, step_id=step_id,
+                   repetition=repetition, status=DeliveryStatus.planned, due_at=due,
+                   window_end=window_end, attempts=0, created_at=at, updated_at=at)  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None  # the same firing on another replica got there first
+    return row.id
+
+
+# -- the signed webhook: POST /hooks/trigger -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class HookResult:
+    status: int
+    body: dict[str, Any]
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}` (Slack's scheme, our secret)."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def verify(
+    settings: Settings, headers: Mapping[str, str], body: bytes, *, now: float | None = None
+) -> str | None:
+    """The source name when the request is signed by it and fresh; None otherwise."""
+    source = headers.get("x-nudgebot-source", "")
+    secret = settings.hook_secrets.get(source)
+    timestamp = headers.get("x-nudgebot-timestamp", "")
+    given = headers.get("x-nudgebot-signature", "")
+    if secret is None or not timestamp.isdigit() or not given:
+        return None
+    if abs((now if now is not None else time.time()) - int(timestamp)) > MAX_SKEW:
+        return None
+    expected = signature(secret.get_secret_value(), timestamp, body)
+    return source if hmac.compare_digest(expected, given) else None
+
+
+def handle_hook(
+    session_scope: Callable[[], Any], settings: Settings, now: datetime, headers: Mapping[str, str],
+    body: bytes,
+) -> HookResult:  # fmt: skip
+    source = verify(settings, headers, body)
+    if source is None:
+        why = "bad or missing signature, unknown source or stale timestamp"
+        return HookResult(401, {"error": f"{why} (X-Nudgebot-Source, -Timestamp, -Signature)"})
+    try:
+        payload = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return HookResult(400, {"error": "the body is not JSON"})
+    problem = _payload_problem(payload)
+    if problem:
+        return HookResult(400, {"error": problem})
+    with session_scope() as session:
+        return _fire_from_hook(session, settings, now, source, payload)
+
+
+def _payload_problem(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return "expected a JSON object"
+    if not isinstance(payload.get("trigger"), str):
+        return "trigger: required, the trigger id named in the program file"
+    if not isinstance(payload.get("user"), str) and not isinstance(payload.get("email"), str):
+        return "user or email: required, who the nudge is for"
+    for key in ("program", "event_id"):
+        if key in payload and not isinstance(payload[key], str):
+            return f"{key}: must be a string"
+    return None
+
+
+def _fire_from_hook(
+    session: Session, settings: Settings, now: datetime, source: str, payload: dict[str, Any]
+) -> HookResult:
+    user_id = payload.get("user")
+    if not user_id:
+        email = str(payload["email"]).lower()
+        user_id = session.scalar(select(Person.slack_user_id).where(Person.email == email))
+    if not user_id:
+        return HookResult(404, {"error": "no person with this user id or email"})
+    event_id = payload.get("event_id")
+    if event_id and not dedupe.first_sighting(
+        session, event_id=f"hook:{source}:{event_id}"[:64], now=now
+    ):
+        return HookResult(200, {"queued": 0, "duplicate": True})
+    firing = Firing(user_id=str(user_id), source="webhook", trigger_id=payload["trigger"],
+                    program_id=payload.get("program"))  # fmt: skip
+    queued = fire(session, settings=settings, now=now, firing=firing)
+    return HookResult(202 if queued else 200, {"queued": len(queued)})

@@ -1,0 +1,77 @@
+"""A sending process: `nudgebot send` (or `python -m bot.delivery.worker`).
+
+`nudgebot run` already sends from its scheduler ticks; this loop is for a
+process that only sends (a dedicated worker, the reliability tests). Every
+durable fact is in the database, so it can be killed at any moment and started
+again: rows it held are reaped when their lease expires and reconciled.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from bot.delivery.planner import plan
+from bot.delivery.sender import Sender, SendStats
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+REAP_EVERY = 5.0
+PLAN_EVERY = 60.0
+IDLE_SLEEP = 0.2
+
+
+def run_sender(
+    services: Services, *, once: bool = False, stop: threading.Event | None = None
+) -> SendStats:
+    """Send until stopped (SIGTERM/SIGINT), or until nothing is due with `once`."""
+    stop = stop or threading.Event()
+    sender = Sender(services)
+    sender.hold_lock()  # on SQLite a second sender stops here, with the reason
+    total = SendStats()
+    # Reap at once (a killed predecessor's rows); plan on the tick's rhythm, since
+    # enrolling already planned the first days and a restart should start sending fast.
+    last_reap, last_plan = 0.0, time.monotonic()
+    try:
+        while not stop.is_set():
+            if time.monotonic() - last_reap >= REAP_EVERY:
+                sender.reap()
+                last_reap = time.monotonic()
+            if not once and time.monotonic() - last_plan >= PLAN_EVERY:
+                _plan(services)
+                last_plan = time.monotonic()
+            stats = sender.send_due(max_seconds=5.0)
+            total.add(stats)
+            if stats.claimed == 0:
+                if once:
+                    break
+                stop.wait(IDLE_SLEEP)
+    finally:
+        sender.release_lock()
+    return total
+
+
+def _plan(services: Services) -> None:
+    with services.session() as session:
+        plan(session, settings=services.settings, now=services.clock.now())
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+if __name__ == "__main__":
+    from bot.cli import main
+
+    main(["send", *sys.argv[1:]])

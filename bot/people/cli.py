@@ -1,0 +1,57 @@
+"""`nudgebot people sync` and `nudgebot org import FILE.csv`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bot.errors import UserError
+from bot.people import directory, service
+from bot.runtime import Runtime, pass_runtime
+
+
+@click.group()
+def people() -> None:
+    """The directory of people Nudgebot may nudge."""
+
+
+@people.command()
+@pass_runtime
+def sync(runtime: Runtime) -> None:
+    """Read every Slack user (time zone, locale, deactivated, bot) into the directory."""
+    services = runtime.migrated_services()
+    users = list(directory.slack_users(services.client))
+    with services.session() as session:
+        result = service.apply_slack_users(session, users=users)
+    click.echo(
+        f"synced {result.seen} people ({result.created} new, {result.deactivated} deactivated)"
+    )
+
+
+@click.group()
+def org() -> None:
+    """What Slack does not know: managers, teams, countries, start dates, roles."""
+
+
+@org.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@pass_runtime
+def import_(runtime: Runtime, file: Path) -> None:
+    """Import an org CSV (columns: slack_user_id,email,name,manager_slack_user_id,
+    team,country,timezone,start_date,role). Bad rows are reported by line and
+    skipped; the good rows are kept. Exit status 1 when any row was skipped."""
+    services = runtime.migrated_services()
+    with services.session() as session:
+        result = service.import_org_csv(session, path=file)
+    for error in result.errors:
+        click.echo(error, err=True)
+    click.echo(
+        f"imported {result.created + result.updated} rows ({result.created} new, "
+        f"{result.updated} updated, {len(result.errors)} skipped)"
+    )
+    if result.errors:
+        raise UserError(f"{len(result.errors)} row(s) of {file} skipped; fix them and import again")
+
+
+commands: list[click.Command] = [people, org]

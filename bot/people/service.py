@@ -1,0 +1,268 @@
+"""The directory of people: Slack profiles, the org CSV, and whose clock a nudge follows.
+
+Slack knows time zone, locale and whether an account is active; the org CSV
+knows managers, teams, countries and start dates. Both land in `people`, one
+row per Slack user. No Slack calls here: callers fetch, these functions store.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.audit import service as audit
+from bot.db import utcnow
+from bot.delivery.service import stop_person
+from bot.errors import UserError
+from bot.people.models import Person, Role
+
+ORG_COLUMNS = (
+    "slack_user_id",
+    "email",
+    "name",
+    "manager_slack_user_id",
+    "team",
+    "country",
+    "timezone",
+    "start_date",
+    "role",
+)
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def valid_zone(name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def effective_tz(person: Person, default: str) -> str:
+    """The person's own choice, then the org CSV, then Slack, then the setting."""
+    for name in (person.tz_override, person.org_tz, person.tz):
+        if valid_zone(name):
+            return str(name)
+    return default
+
+
+@cache
+def supported_countries() -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries())
+
+
+def find_person(session: Session, slack_user_id: str) -> Person | None:
+    return session.scalar(select(Person).where(Person.slack_user_id == slack_user_id))
+
+
+# -- Slack profiles ---------------------------------------------------------------
+
+
+def apply_slack_user(session: Session, *, user: Mapping[str, Any]) -> Person | None:
+    """Create or refresh a person from a users.list / user_change user object.
+
+    Returns None for Slack's own system user. A deactivated account stops
+    every enrollment of that person at once (nothing more is sent).
+    """
+    user_id = str(user.get("id") or "")
+    if not _USER_ID.match(user_id) or user_id == "USLACKBOT":
+        return None
+    person = find_person(session, user_id)
+    if person is None:
+        person = Person(slack_user_id=user_id, workspace_id=str(user.get("team_id") or ""))
+        session.add(person)
+    profile = user.get("profile") or {}
+    person.name = str(profile.get("real_name") or user.get("real_name") or user.get("name") or "")
+    person.email = profile.get("email") or person.email
+    person.tz = user.get("tz") if valid_zone(user.get("tz")) else person.tz
+    person.locale = str(user["locale"])[:16] if user.get("locale") else person.locale
+    person.is_bot = bool(user.get("is_bot")) or user_id == "USLACKBOT"
+    was_deleted = person.is_deleted
+    person.is_deleted = bool(user.get("deleted"))
+    session.flush()
+    if person.is_deleted and not was_deleted:
+        stop_person(session, person_id=person.id, reason="account deactivated")
+    return person
+
+
+@dataclass
+class SyncResult:
+    seen: int = 0
+    created: int = 0
+    deactivated: int = 0
+
+
+def apply_slack_users(session: Session, *, users: Iterable[Mapping[str, Any]]) -> SyncResult:
+    result = SyncResult()
+    known = set(session.scalars(select(Person.slack_user_id)))
+    active_before = set(
+        session.scalars(select(Person.slack_user_id).where(Person.is_deleted.is_(False)))
+    )
+    for user in users:
+        person = apply_slack_user(session, user=user)
+        if person is None:
+            continue
+        result.seen += 1
+        result.created += person.slack_user_id not in known
+        result.deactivated += person.is_deleted and person.slack_user_id in active_before
+    return result
+
+
+# -- the org CSV --------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Row:
+    line: int
+    values: dict[str, str]
+
+
+def import_org_csv(session: Session, *, path: Path) -> ImportResult:
+    """Add what Slack does not know. Bad rows are reported as FILE:LINE: field: why
+    and skipped; good rows are kept. Blank optional cells leave the stored value."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    return import_org_text(session, text=text, source=str(path))
+
+
+def import_org_text(session: Session, *, text: str, source: str) -> ImportResult:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in ("slack_user_id", "email") if c not in header]
+    unknown = [h for h in header if h not in ORG_COLUMNS]
+    if missing or unknown:
+        raise UserError(
+            f"{source}:1: header: expected columns {','.join(ORG_COLUMNS)}"
+            + (f"; missing {','.join(missing)}" if missing else "")
+            + (f"; unknown {','.join(unknown)}" if unknown else "")
+        )
+    result = ImportResult()
+    seen: dict[str, int] = {}
+    for raw in reader:
+        row = _Row(
+            reader.line_num,
+            {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None},
+        )
+        if not any(row.values.values()):
+            continue
+        problem = _check_row(row, seen)
+        person = None if problem else _resolve(session, row)
+        if problem is None and person is None:
+            problem = (
+                "slack_user_id: empty and no person has this email (run `nudgebot people sync`)"
+            )
+        if problem:
+            result.errors.append(f"{source}:{row.line}: {problem}")
+            continue
+        assert person is not None
+        created = person.id is None
+        role_before = None if created else person.role
+        _apply_row(person, row.values)
+        session.flush()
+        if role_before is not None and person.role != role_before:
+            audit.record(
+                session, actor=audit.cli_actor(), action=audit.Action.role_change,
+                target=person.slack_user_id,
+                details={"from": str(role_before), "to": str(person.role), "source": "org import"},
+                now=utcnow(),
+            )
+        result.created += created
+        result.updated += not created
+    return result
+
+
+def _check_row(row: _Row, seen: dict[str, int]) -> str | None:
+    v = row.values
+    checks: list[tuple[str, bool, str]] = [
+        ("slack_user_id", not v.get("slack_user_id") or bool(_USER_ID.match(v["slack_user_id"])),
+         "not a Slack user id (U… or W…)"),
+        ("email", not v.get("email") or bool(_EMAIL.match(v["email"])), "not an email address"),
+        ("manager_slack_user_id",
+         not v.get("manager_slack_user_id") or bool(_USER_ID.match(v["manager_slack_user_id"])),
+         "not a Slack user id (U… or W…)"),
+        ("country", not v.get("country") or v["country"].upper() in supported_countries(),
+         "not an ISO 3166 country code the holiday calendar knows (e.g. BG, US, DE)"),
+        ("timezone", not v.get("timezone") or valid_zone(v["timezone"]),
+         "not an IANA time zone (e.g. Europe/Sofia)"),
+        ("start_date", not v.get("start_date") or _is_date(v["start_date"]),
+         "not a date (YYYY-MM-DD)"),
+        ("role", not v.get("role") or v["role"] in Role.__members__,
+         "must be employee, manager or ld_lead"),
+    ]  # fmt: skip
+    for name, ok, why in checks:
+        if not ok:
+            return f"{name}: {why}"
+    if not v.get("slack_user_id") and not v.get("email"):
+        return "slack_user_id: give a Slack user id or an email"
+    key = v.get("slack_user_id") or v.get("email", "").lower()
+    if key in seen:
+        return f"slack_user_id: the same person is already on line {seen[key]}"
+    seen[key] = row.line
+    return None
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve(session: Session, row: _Row) -> Person | None:
+    user_id = row.values.get("slack_user_id")
+    if user_id:
+        return find_person(session, user_id) or _new_person(session, user_id)
+    email = row.values.get("email", "").lower()
+    return session.scalar(select(Person).where(Person.email.is_not(None), Person.email == email))
+
+
+def _new_person(session: Session, user_id: str) -> Person:
+    person = Person(slack_user_id=user_id, workspace_id="", name="")
+    session.add(person)
+    return person
+
+
+def _apply_row(person: Person, v: dict[str, str]) -> None:
+    if v.get("email"):
+        person.email = v["email"].lower()
+    if v.get("name"):
+        person.name = v["name"]
+    if v.get("manager_slack_user_id"):
+        person.manager_slack_user_id = v["manager_slack_user_id"]
+    if v.get("team"):
+        person.team = v["team"]
+    if v.get("country"):
+        person.country = v["country"].upper()
+    if v.get("timezone"):
+        person.org_tz = v["timezone"]
+    if v.get("start_date"):
+        person.start_date = date.fromisoformat(v["start_date"])
+    if v.get("role"):
+        person.role = Role(v["role"])

@@ -1,0 +1,103 @@
+"""Where delivery meets the other slices: works-council opt-in, chosen language, arms."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.content.service import load_program_version
+from bot.delivery.models import Enrollment
+from bot.delivery.planner import enroll_and_plan
+from bot.delivery.sender import Sender
+from bot.delivery.service import latest_version
+from bot.digest.experiments import assign_arm
+from bot.digest.models import PrivacyChoice
+from bot.people.models import Person
+from bot.proof.models import NudgePreference
+from bot.services import Services
+from tests.delivery.conftest import step, store_person, store_program
+from tests.fakeslack import FakeSlack
+
+
+def _enroll(services: Services, users: list[str]) -> list[str]:
+    with services.session() as session:
+        result = enroll_and_plan(
+            session,
+            settings=services.settings,
+            now=services.clock.now(),
+            program_id="welcome",
+            user_ids=users,
+            starts_at=services.clock.now(),
+            enrolled_by="t",
+            source="t",
+        )
+        return result.enrolled
+
+
+def test_works_council_mode_enrolls_only_people_who_opted_in(services: Services) -> None:
+    services.settings = services.settings.model_copy(update={"works_council_mode": True})
+    with services.session() as session:
+        store_program(session, "welcome", [step("hello", day=0)])
+        store_person(session, "U0YES")
+        no = store_person(session, "U0NO")
+        yes = session.scalar(select(Person).where(Person.slack_user_id == "U0YES"))
+        assert yes is not None
+        session.add(PrivacyChoice(person_id=yes.id, enrollment_opt_in=True))
+        session.add(PrivacyChoice(person_id=no.id, enrollment_opt_in=False))
+    assert _enroll(services, ["U0YES", "U0NO"]) == ["U0YES"]
+    with services.session() as session:
+        assert session.scalar(select(Enrollment.person_id)) == yes.id
+
+
+def test_without_works_council_mode_nobody_needs_to_opt_in(services: Services) -> None:
+    with services.session() as session:
+        store_program(session, "welcome", [step("hello", day=0)])
+        store_person(session, "U0ANY")
+    assert _enroll(services, ["U0ANY"]) == ["U0ANY"]
+
+
+def test_the_language_chosen_in_app_home_wins_over_slacks(
+    services: Services, fake_slack: FakeSlack
+) -> None:
+    with services.session() as session:
+        store_program(
+            session,
+            "welcome",
+            [{**step("hello", day=0), "text": {"en": "Hello there", "bg": "Здравейте"}}],
+            locales=["en", "bg"],
+            title={"en": "Welcome", "bg": "Добре дошли"},
+            summary={"en": "A program.", "bg": "Програма."},
+            **{k: {"en": k, "bg": k} for k in ("problem", "behavior", "place", "prompt", "proof")},
+        )
+        fake_slack.add_user("U0IVA", name="iva", tz="UTC", locale="en-US")
+        iva = store_person(session, "U0IVA", locale="en-US")
+        session.add(NudgePreference(person_id=iva.id, language="bg"))
+    _enroll(services, ["U0IVA"])
+    Sender(services).send_due()
+    [message] = [m for m in fake_slack.dm_messages("U0IVA") if m.get("metadata")]
+    assert "Здравейте" in str(message["blocks"])
+    assert "Hello there" not in str(message["blocks"])
+
+
+def test_enrollment_arms_are_the_experiment_arms(services: Services) -> None:
+    users = [f"U0P{i:04d}" for i in range(40)]
+    with services.session() as session:
+        store_program(
+            session,
+            "welcome",
+            [{**step("hello", day=0), "variants": [{"id": "short", "text": "Short."}]}],
+            holdout=0.25,
+        )
+        for user in users:
+            store_person(session, user)
+    _enroll(services, users)
+    with services.session() as session:
+        program = load_program_version(session, latest_version(session, "welcome").id)
+        arms = dict(
+            session.execute(
+                select(Person.slack_user_id, Enrollment.arm).join(
+                    Enrollment, Enrollment.person_id == Person.id
+                )
+            ).all()
+        )
+    assert arms == {user: assign_arm(program, user) for user in users}
+    assert {"holdout", "", "short"} == set(arms.values())

@@ -1,0 +1,262 @@
+"""The planner: each person's own working day, holidays, weekends, DST, the weekly cap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.delivery.models import Delivery, DeliveryStatus
+from bot.delivery.planner import enroll_and_plan, plan, schedule
+from bot.people.models import Person
+from bot.services import Services
+from tests.conftest import make_settings
+from tests.delivery.conftest import local, step
+
+# T0 is Thursday 2026-11-26 10:00 UTC (Thanksgiving in the US).
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+def _settings(services: Services, **overrides: object):  # type: ignore[no-untyped-def]
+    return make_settings(database_url=services.settings.database_url, **overrides)
+
+
+def _due(session: Session, user_id: str) -> list[tuple[str, int, datetime]]:
+    rows = session.execute(
+        select(Delivery.step_id, Delivery.repetition, Delivery.due_at)
+        .join(Person, Person.id == Delivery.person_id)
+        .where(Person.slack_user_id == user_id, Delivery.status == DeliveryStatus.planned)
+        .order_by(Delivery.due_at)
+    )
+    return [(r.step_id, r.repetition, r.due_at) for r in rows]
+
+
+def _enroll(
+    session: Session,
+    settings,
+    program: str,
+    *users: str,
+    now: datetime = NOW,
+    start: datetime | None = None,
+) -> None:  # type: ignore[no-untyped-def]
+    enroll_and_plan(
+        session,
+        settings=settings,
+        now=now,
+        program_id=program,
+        user_ids=list(users),
+        starts_at=start or now,
+        enrolled_by="test",
+        source="test",
+    )
+
+
+def test_each_person_gets_the_step_at_their_own_local_time_east_and_west(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, jitter_minutes=0)
+    add_program("opener", [step("first", day=1, time="09:30")])
+    add_person("UTOKYO", tz="Asia/Tokyo")
+    add_person("USOFIA", tz="Europe/Sofia")
+    add_person("ULA", tz="America/Los_Angeles")
+    _enroll(session, settings, "opener", "UTOKYO", "USOFIA", "ULA")
+
+    # Day 1 is Friday 27 November in each person's own calendar, 09:30 their time.
+    assert [local(d, "Asia/Tokyo") for _, _, d in _due(session, "UTOKYO")] == [
+        "Fri 2026-11-27 09:30"
+    ]
+    assert _due(session, "UTOKYO")[0][2] == datetime(2026, 11, 27, 0, 30, tzinfo=UTC)
+    assert _due(session, "USOFIA")[0][2] == datetime(2026, 11, 27, 7, 30, tzinfo=UTC)
+    assert _due(session, "ULA")[0][2] == datetime(2026, 11, 27, 17, 30, tzinfo=UTC)
+
+
+def test_start_now_inside_the_window_is_due_at_once_and_outside_it_waits_for_the_morning(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services)
+    add_program("welcome", [step("hello", day=0)])
+    add_person("USOFIA", tz="Europe/Sofia")  # 12:00 local: window open
+    add_person("UTOKYO", tz="Asia/Tokyo")  # 19:00 local: window closed
+    _enroll(session, settings, "welcome", "USOFIA", "UTOKYO")
+
+    assert _due(session, "USOFIA")[0][2] <= NOW + timedelta(minutes=1)
+    tokyo = _due(session, "UTOKYO")[0][2]
+    assert local(tokyo, "Asia/Tokyo").startswith("Fri 2026-11-27")
+    assert "09:00" <= local(tokyo, "Asia/Tokyo")[-5:] < "17:30"
+
+
+def test_a_public_holiday_of_the_persons_country_and_the_weekend_are_skipped(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, jitter_minutes=0)
+    add_program("pro", [step("s", day=0, time="09:30")])
+    add_person("UUS", tz="America/New_York", country="US")
+    add_person("UDE", tz="America/New_York", country="DE")
+    # 05:00 in New York on Thanksgiving: the US person waits for Friday, the other does not.
+    early = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    _enroll(session, settings, "pro", "UUS", "UDE", now=early)
+    assert local(_due(session, "UUS")[0][2], "America/New_York") == "Fri 2026-11-27 09:30"
+    assert local(_due(session, "UDE")[0][2], "America/New_York") == "Thu 2026-11-26 09:30"
+
+    # Bulgaria: 24, 25, 26 and the observed 28 December are holidays; 27 is a Sunday.
+    add_program("xmas", [step("s", day=0, time="10:00")])
+    add_person("UBG", tz="Europe/Sofia", country="BG")
+    start = datetime(2026, 12, 24, 6, 0, tzinfo=UTC)
+    _enroll(session, settings, "xmas", "UBG", now=start)
+    assert local(_due(session, "UBG")[0][2], "Europe/Sofia") == "Tue 2026-12-29 10:00"
+
+
+def test_local_time_holds_across_a_daylight_saving_switch(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, jitter_minutes=0)
+    # Europe springs forward on Sunday 28 March 2027; the steps straddle it.
+    add_program("dst", [step("before", day=0, time="09:30"), step("after", day=4, time="09:30")])
+    add_person("USOFIA", tz="Europe/Sofia")
+    monday = datetime(2027, 3, 25, 5, 0, tzinfo=UTC)  # Thursday 07:00 in Sofia
+    _enroll(session, settings, "dst", "USOFIA", now=monday)
+    (_, _, before), (_, _, after) = _due(session, "USOFIA")
+    assert before == datetime(2027, 3, 25, 7, 30, tzinfo=UTC)  # UTC+2
+    assert after == datetime(2027, 3, 29, 6, 30, tzinfo=UTC)  # UTC+3
+    assert local(after, "Europe/Sofia") == "Mon 2027-03-29 09:30"
+
+
+def test_the_weekly_cap_counts_every_program_and_pushes_the_rest_to_next_week(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, weekly_cap=3, jitter_minutes=0)
+    add_program("aaa", [step("a1", day=0, time="10:00"), step("a2", day=1, time="10:00")])
+    add_program("bbb", [step("b1", day=0, time="11:00"), step("b2", day=1, time="11:00")])
+    add_person("U1", tz="UTC")
+    monday = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    _enroll(session, settings, "aaa", "U1", now=monday)
+    _enroll(session, settings, "bbb", "U1", now=monday)
+
+    due = _due(session, "U1")
+    weeks = [d.isocalendar()[1] for _, _, d in due]
+    assert len(due) == 4
+    assert weeks.count(49) == 3 and weeks.count(50) == 1
+    assert local(due[-1][2], "UTC") == "Mon 2026-12-07 11:00"
+
+
+def test_jitter_spreads_a_company_wide_start_over_the_window_and_is_deterministic(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services)
+    add_program("all", [step("s", day=1)])
+    users = [f"U{i:04d}" for i in range(60)]
+    for user in users:
+        add_person(user, tz="Europe/Berlin")
+    _enroll(session, settings, "all", *users)
+    first = {u: _due(session, u)[0][2] for u in users}
+    times = sorted(local(d, "Europe/Berlin")[-5:] for d in first.values())
+
+    assert all("09:00" <= t < "17:30" for t in times)
+    assert len(set(times)) > 40  # not one burst at 09:00
+    assert times[0] < "11:00" and times[-1] > "15:00"
+    plan(session, settings=settings, now=NOW + timedelta(minutes=5))
+    assert {u: _due(session, u)[0][2] for u in users} == first
+
+
+def test_planning_again_never_duplicates_and_a_new_time_zone_moves_what_is_not_yet_due(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, jitter_minutes=0)
+    add_program(
+        "pro", [step("s1", day=1, time="09:30", extra={"repeat": {"intervals_days": [2, 5]}})]
+    )
+    person = add_person("U1", tz="Europe/Sofia")
+    _enroll(session, settings, "pro", "U1")
+    for _ in range(3):
+        plan(session, settings=settings, now=NOW)
+    assert session.scalar(select(func.count()).select_from(Delivery)) == 3
+    assert [local(d, "Europe/Sofia") for _, _, d in _due(session, "U1")] == [
+        "Fri 2026-11-27 09:30",
+        "Mon 2026-11-30 09:30",
+        "Wed 2026-12-02 09:30",
+    ]
+
+    person.tz = "America/New_York"  # moved (Slack sent user_change)
+    session.flush()
+    result = plan(session, settings=settings, now=NOW)
+    assert result.moved == 3 and result.inserted == 0
+    assert [local(d, "America/New_York") for _, _, d in _due(session, "U1")] == [
+        "Fri 2026-11-27 09:30",
+        "Mon 2026-11-30 09:30",
+        "Wed 2026-12-02 09:30",
+    ]
+
+
+def test_working_hours_and_days_of_the_person_override_the_settings(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services)
+    add_program("pro", [step("s", day=1)])
+    add_person("UPART", tz="UTC", working_hours="13:00-15:00", working_days="mon,tue")
+    _enroll(session, settings, "pro", "UPART")
+    ((_, _, due),) = _due(session, "UPART")
+    assert local(due, "UTC").startswith("Mon 2026-11-30")
+    assert "13:00" <= local(due, "UTC")[-5:] < "15:00"
+
+
+def test_plan_dry_run_lists_person_program_step_and_both_times_without_writing(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, jitter_minutes=0)
+    add_program("pro", [step("s1", day=0, time="09:30"), step("s2", day=2, time="09:30")])
+    add_person("UTOKYO", tz="Asia/Tokyo")
+    _enroll(session, settings, "pro", "UTOKYO", start=datetime(2026, 11, 20, 12, tzinfo=UTC))
+    before = session.scalar(select(func.count()).select_from(Delivery))
+    rows = schedule(session, settings=settings, now=NOW, days=7)
+    assert session.scalar(select(func.count()).select_from(Delivery)) == before
+    assert [(r.person, r.program, r.step) for r in rows][:1] == [("UTOKYO", "pro", "s1")]
+    assert rows[0].local_time.startswith("2026-11-27 09:30") and "Asia/Tokyo" in rows[0].local_time
+    assert rows[0].utc_time == "2026-11-27 00:30:00Z"
+
+
+@pytest.mark.parametrize("arm_share", [0.5])
+def test_holdout_people_get_no_nudges(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+    arm_share: float,
+) -> None:
+    settings = _settings(services)
+    add_program("hhh", [step("s", day=1)], holdout=arm_share)
+    users = [f"U{i:03d}" for i in range(40)]
+    for user in users:
+        add_person(user)
+    _enroll(session, settings, "hhh", *users)
+    planned = sum(1 for u in users if _due(session, u))
+    assert 8 < planned < 32  # about half are the control group
