@@ -1,0 +1,557 @@
+"""Block Kit for proof: answered nudges, the reason and reflection modals, the
+fatigue DM, /nudges replies and App Home. Pure: data in, dicts out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.content.blocks import (
+    BLOCK_ID_ACTIONS,
+    BLOCK_ID_CHECKLIST,
+    BLOCK_ID_CONTEXT,
+    BLOCK_ID_RATING,
+    BLOCK_ID_REFLECTION,
+    step_message,
+)
+from bot.content.schema import Program
+from bot.proof.home import HomeData, LeadData, NudgeLine
+from bot.proof.models import Pause, PauseReason, ProofEvent
+from bot.proof.pauses import OPEN_ENDED
+from bot.proof.service import NOT_RELEVANT_REASONS, local_time_text
+
+NOT_RELEVANT_CALLBACK = "proof_not_relevant"
+REFLECTION_CALLBACK = "proof_reflection"
+PREFERENCES_CALLBACK = "proof_preferences"
+ENROLL_CALLBACK = "proof_enroll"
+RESUME_ACTION = "nudges_resume"
+PAUSE_ACTION = "nudges_pause"
+PREFERENCES_ACTION = "nudges_preferences"
+PAGE_ACTION = "nudges_programs_page"
+ENROLL_ACTION = "nudges_enroll"
+MAX_HOME_BLOCKS = 100
+SOMEONE_ELSE = "This nudge is for someone else, so your click changed nothing."
+LANGUAGES = {"en": "English", "bg": "Български"}
+PAUSE_REASONS = {
+    PauseReason.manual: "you paused them",
+    PauseReason.fatigue: "the last few went unanswered",
+    PauseReason.vacation: "your vacation",
+    PauseReason.status: "your Slack status says you are away",
+}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:150] or " ", "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text[:3000]}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": _plain(text[:75]),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- the answered nudge ---------------------------------------------------------------------
+
+
+def answer_lines(events: Sequence[ProofEvent], tz: ZoneInfo) -> list[str]:
+    lines = []
+    for e in events:
+        when = local_time_text(e.occurred_at, tz)
+        if e.kind == "done":
+            what = "All items done" if e.value == "checklist" else "Done"
+            lines.append(f":white_check_mark: *{what}* · {when}")
+        elif e.kind == "rating":
+            lines.append(f":star: You rated it *{e.value}/5* · {when}")
+        elif e.kind == "reflection":
+            what = f"You answered *{e.value}/5*" if e.value else "Your reflection is saved"
+            lines.append(f":memo: {what} · {when}")
+        elif e.kind == "not_relevant":
+            lines.append(f":no_entry_sign: *Not relevant* · {when}: this one will not come back")
+        elif e.kind == "reason" and e.value:
+            lines.append(f"Reason: {NOT_RELEVANT_REASONS.get(e.value, e.value)}")
+    return lines
+
+
+def answered_message(
+    program: Program,
+    step_id: str,
+    *,
+    locale: str,
+    delivery_id: int,
+    arm: str,
+    events: Sequence[ProofEvent],
+    tz: ZoneInfo,
+    snoozed_until: datetime | None = None,
+) -> dict[str, Any]:
+    """The nudge as it reads after an answer: what was answered and when, and only
+    the parts still open (a rating not given yet, checklist items not ticked)."""
+    message = step_message(program, step_id, locale=locale, delivery_id=delivery_id, arm=arm)
+    kinds = {e.kind for e in events}
+    closed = bool(kinds & {"done", "not_relevant", "reflection"}) or snoozed_until is not None
+    ticked = {int(e.value or 0) for e in events if e.kind == "check"}
+    # A rating stays open after Done (both may be given), not after it was given or refused.
+    rating_closed = bool(kinds & {"rating", "not_relevant"}) or snoozed_until is not None
+    rating_closed |= closed and program.step(step_id).kind == "reflection"
+    blocks: list[dict[str, Any]] = message["blocks"]
+    drop: set[int] = set()
+    for i, block in enumerate(blocks):
+        block_id = block.get("block_id")
+        if block_id in (BLOCK_ID_ACTIONS, BLOCK_ID_REFLECTION) and closed:
+            drop.add(i)
+        elif block_id == BLOCK_ID_RATING and rating_closed:
+            drop.add(i)
+            drop |= _unnamed_neighbours(blocks, i)
+        elif block_id == BLOCK_ID_CHECKLIST:
+            blocks[i] = _checklist(block, ticked, open_=not closed)
+    kept = [b for i, b in enumerate(blocks) if i not in drop]
+    lines = answer_lines(events, tz)
+    if snoozed_until is not None:
+        lines.append(
+            f":alarm_clock: *Snoozed* · it comes back {local_time_text(snoozed_until, tz)}"
+        )
+    if lines:
+        at = next(
+            (i for i, b in enumerate(kept) if b.get("block_id") == BLOCK_ID_CONTEXT), len(kept)
+        )
+        kept.insert(
+            at,
+            {
+                "type": "context",
+                "block_id": "proof_answers",
+                "elements": [_mrkdwn("\n".join(lines))],
+            },
+        )
+    return {"text": message["text"], "blocks": kept}
+
+
+def _unnamed_neighbours(blocks: list[dict[str, Any]], i: int) -> set[int]:
+    """The rating's question above it and the scale's legend below it have no block_id."""
+    out = set()
+    if i > 0 and blocks[i - 1].get("type") == "section" and "block_id" not in blocks[i - 1]:
+        out.add(i - 1)
+    below = blocks[i + 1] if i + 1 < len(blocks) else {}
+    if below.get("type") == "context" and "block_id" not in below:
+        out.add(i + 1)
+    return out
+
+
+def _checklist(block: dict[str, Any], ticked: set[int], *, open_: bool) -> dict[str, Any]:
+    element = dict(block["elements"][0])
+    options = element["options"]
+    if open_ and len(ticked) < len(options):
+        chosen = [o for o in options if int(o["value"].split("|")[1]) in ticked]
+        if chosen:
+            element["initial_options"] = chosen
+        return {**block, "elements": [element]}
+    lines = [
+        (":ballot_box_with_check: " if n in ticked else ":white_medium_square: ")
+        + escape(o["text"]["text"])
+        for n, o in enumerate(options)
+    ]
+    return {"type": "section", "block_id": BLOCK_ID_CHECKLIST, "text": _mrkdwn("\n".join(lines))}
+
+
+# -- modals -------------------------------------------------------------------------------------
+
+
+def not_relevant_modal(delivery_id: int) -> dict[str, Any]:
+    options = [
+        {"text": _plain(label), "value": code} for code, label in NOT_RELEVANT_REASONS.items()
+    ]
+    return {
+        "type": "modal",
+        "callback_id": NOT_RELEVANT_CALLBACK,
+        "private_metadata": json.dumps({"delivery_id": delivery_id}),
+        "title": _plain("Not relevant"),
+        "submit": _plain("Send reason"),
+        "close": _plain("Skip"),
+        "blocks": [
+            {
+                "type": "section",
+                "text": _mrkdwn(
+                    "Got it: this nudge will not come back. If you tell us why, the program's "
+                    "owner can make it better (optional)."
+                ),
+            },
+            {
+                "type": "input",
+                "block_id": "reason",
+                "optional": True,
+                "label": _plain("Why not?"),
+                "element": {"type": "radio_buttons", "action_id": "choice", "options": options},
+            },
+            {
+                "type": "input",
+                "block_id": "details",
+                "optional": True,
+                "label": _plain("In your words"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }
+
+
+def reflection_modal(delivery_id: int, question: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": REFLECTION_CALLBACK,
+        "private_metadata": json.dumps({"delivery_id": delivery_id}),
+        "title": _plain("Your reflection"),
+        "submit": _plain("Save"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(question)},
+            {
+                "type": "input",
+                "block_id": "answer",
+                "label": _plain("Your answer (only you and the proof log see it)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "text",
+                    "multiline": True,
+                    "min_length": 2,
+                    "max_length": 3000,
+                },
+            },
+        ],
+    }
+
+
+# -- DMs and /nudges replies ------------------------------------------------------------------
+
+
+def fatigue_dm(limit: int) -> dict[str, Any]:
+    text = (
+        f"Your last {limit} nudges went unanswered, so I have paused them: no more for now. "
+        "Nothing is lost; they wait for you."
+    )
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(f":pause_button: {text}")},
+            {
+                "type": "actions",
+                "block_id": "fatigue",
+                "elements": [_button("Resume my nudges", RESUME_ACTION, "resume", "primary")],
+            },
+            {
+                "type": "context",
+                "elements": [
+                    _mrkdwn("Or type `/nudges resume` any time. `/nudges help` lists more.")
+                ],
+            },
+        ],
+    }
+
+
+def owner_report(*, program_title: str, step_id: str, count: int) -> str:
+    return (
+        f":no_entry_sign: Someone marked step *{escape(step_id)}* of _{escape(program_title)}_ "
+        f"as not relevant to them ({count} so far). The reasons are in "
+        "`nudgebot proof export --program …` (kind `reason`)."
+    )
+
+
+HELP = (
+    "*/nudges* controls the nudges you get:\n"
+    "• `/nudges status`: what comes next and what is paused\n"
+    "• `/nudges pause` (until you resume) or `/nudges pause until 2026-12-14`\n"
+    "• `/nudges resume`: start again; nothing planned was lost\n"
+    "• `/nudges vacation 2026-12-21 2027-01-04`: no nudges in those days\n"
+    "• `/nudges stop PROGRAM`: leave a program (ids are in `/nudges status`)\n"
+    "• `/nudges digest`: your team's behaviors this week (for managers)\n"
+    "A Slack status with :palm_tree: or “vacation” / “OOO” pauses nudges while it lasts."
+)
+
+
+def pause_text(pause: Pause, tz: ZoneInfo) -> str:
+    why = PAUSE_REASONS.get(pause.reason, str(pause.reason))
+    if pause.ends_at is None or pause.ends_at >= OPEN_ENDED:
+        return f"paused until you resume ({why})"
+    return f"paused until {local_time_text(pause.ends_at, tz)} ({why})"
+
+
+def status_text(
+    *,
+    tz: ZoneInfo,
+    pauses: Sequence[Pause],
+    upcoming: Sequence[Pause],
+    next_lines: Sequence[NudgeLine],
+    programs: Sequence[tuple[str, str]],
+) -> str:
+    parts = []
+    if pauses:
+        parts.append(
+            ":pause_button: Your nudges are " + "; ".join(pause_text(p, tz) for p in pauses) + "."
+        )
+    else:
+        parts.append(":arrow_forward: Your nudges are on.")
+    for p in upcoming:
+        start = local_time_text(p.starts_at, tz)
+        end = local_time_text(p.ends_at, tz) if p.ends_at else "you resume"
+        parts.append(f":palm_tree: Vacation planned from {start} to {end}.")
+    if next_lines:
+        parts.append("*Next:*")
+        parts += [
+            f"• {local_time_text(n.when, tz)}: _{escape(n.program)}_: {escape(n.snippet)}"
+            for n in next_lines
+        ]
+    else:
+        parts.append("Nothing is planned for you right now.")
+    if programs:
+        parts.append("*Your programs:* " + ", ".join(f"{escape(t)} (`{i}`)" for i, t in programs))
+    parts.append(f"Times are in {tz.key}.")
+    return "\n".join(parts)
+
+
+# -- App Home -----------------------------------------------------------------------------------
+
+
+def home_view(data: HomeData) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain("Your nudges")},
+        *_pause_blocks(data),
+        {"type": "divider"},
+        {"type": "section", "text": _mrkdwn("*This week*")},
+        _lines_block(data.week, data.tz, empty="No nudges yet this week."),
+        {"type": "section", "text": _mrkdwn("*Streaks*")},
+        {"type": "section", "text": _mrkdwn(_streak_text(data))},
+        {"type": "section", "text": _mrkdwn("*What comes next*")},
+        _lines_block(data.next, data.tz, empty="Nothing planned right now."),
+        {"type": "divider"},
+        *_preference_blocks(data),
+    ]
+    if data.lead is not None:
+        blocks += _lead_blocks(data.lead, room=MAX_HOME_BLOCKS - len(blocks))
+    return {"type": "home", "callback_id": "nudges_home", "blocks": blocks[:MAX_HOME_BLOCKS]}
+
+
+def _pause_blocks(data: HomeData) -> list[dict[str, Any]]:
+    if data.pauses:
+        text = (
+            ":pause_button: Your nudges are "
+            + "; ".join(pause_text(p, data.tz) for p in data.pauses)
+            + "."
+        )
+        button = _button("Resume", RESUME_ACTION, "resume", "primary")
+    else:
+        text = ":arrow_forward: Your nudges are on."
+        button = _button("Pause for a week", PAUSE_ACTION, "7d")
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(text), "accessory": button}]
+    for p in data.upcoming:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    _mrkdwn(
+                        f":palm_tree: Vacation from {local_time_text(p.starts_at, data.tz)}"
+                        + (f" to {local_time_text(p.ends_at, data.tz)}" if p.ends_at else "")
+                    )
+                ],
+            }
+        )
+    return blocks[:4]
+
+
+def _lines_block(lines: Sequence[NudgeLine], tz: ZoneInfo, *, empty: str) -> dict[str, Any]:
+    if not lines:
+        return {"type": "context", "elements": [_mrkdwn(empty)]}
+    text = "\n".join(
+        f"• {local_time_text(n.when, tz)} · _{escape(n.program)}_: {escape(n.snippet)}"
+        + (f"  {n.answer}" if n.answer else "")
+        for n in lines
+    )
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _streak_text(data: HomeData) -> str:
+    if not data.streaks:
+        return "Your streaks appear after your first answers."
+    return "\n".join(
+        f"• _{escape(s.program)}_: *{s.count}* in a row · {escape(s.behavior)}"
+        for s in data.streaks[:10]
+    )
+
+
+def _preference_blocks(data: HomeData) -> list[dict[str, Any]]:
+    language = LANGUAGES.get(data.language or "", "as in Slack")
+    tz_text = f"{data.tz.key}" + (" (your choice)" if data.tz_override else " (from Slack)")
+    text = (
+        "*Preferences*\n"
+        f"Working hours: {escape(data.working_hours)} · Time zone: {tz_text} · Language: {language}"
+    )
+    return [
+        {
+            "type": "section",
+            "text": _mrkdwn(text),
+            "accessory": _button("Change", PREFERENCES_ACTION, "edit"),
+        }
+    ]
+
+
+def _lead_blocks(lead: LeadData, *, room: int) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "divider"},
+        {"type": "header", "text": _plain("Programs (L&D)")},
+        {
+            "type": "context",
+            "elements": [
+                _mrkdwn(
+                    f"{lead.total} program(s) · page {lead.page + 1} of {lead.pages} · "
+                    "adoption = answered ÷ delivered per step"
+                )
+            ],
+        },
+    ]
+    for program in lead.programs:
+        if len(blocks) >= room - 1:
+            break
+        blocks.append(_program_block(program))
+    paging = []
+    if lead.page > 0:
+        paging.append(_button("Previous", f"{PAGE_ACTION}_prev", str(lead.page - 1)))
+    if lead.page + 1 < lead.pages:
+        paging.append(_button("Next", f"{PAGE_ACTION}_next", str(lead.page + 1)))
+    if paging:
+        blocks.append({"type": "actions", "block_id": "programs_paging", "elements": paging})
+    return blocks[:room]
+
+
+def _program_block(program: Any) -> dict[str, Any]:
+    adoption = (
+        ", ".join(
+            f"{escape(s.step_id)} {s.answered}/{s.delivered}"
+            + (f" ({100 * s.answered // s.delivered}%)" if s.delivered else "")
+            for s in program.steps[:12]
+        )
+        or "nothing delivered yet"
+    )
+    status = "" if program.active else " · retired"
+    head = f"*{escape(program.title)}* (`{program.id}`){status}"
+    text = f"{head}\n{program.enrolled} enrolled · {adoption}"
+    block: dict[str, Any] = {
+        "type": "section",
+        "block_id": f"program_{program.id}"[:255],
+        "text": _mrkdwn(text),
+    }
+    if program.active:
+        block["accessory"] = _button("Enroll…", ENROLL_ACTION, program.id)
+    return block
+
+
+def preferences_modal(
+    *, working_hours: str, tz_override: str | None, language: str | None
+) -> dict[str, Any]:
+    lang_options = [{"text": _plain("As in Slack"), "value": "slack"}] + [
+        {"text": _plain(label), "value": code} for code, label in LANGUAGES.items()
+    ]
+    chosen = next((o for o in lang_options if o["value"] == (language or "slack")), lang_options[0])
+    tz_element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "max_length": 64,
+        "placeholder": _plain("Europe/Sofia"),
+    }
+    if tz_override:
+        tz_element["initial_value"] = tz_override
+    return {
+        "type": "modal",
+        "callback_id": PREFERENCES_CALLBACK,
+        "title": _plain("Preferences"),
+        "submit": _plain("Save"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "hours",
+                "label": _plain("Working hours (nudges arrive only inside them)"),
+                "hint": _plain("Like 09:00-17:30, in your time zone"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "initial_value": working_hours,
+                    "max_length": 11,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "tz",
+                "optional": True,
+                "label": _plain("Time zone (leave empty to use Slack's)"),
+                "element": tz_element,
+            },
+            {
+                "type": "input",
+                "block_id": "language",
+                "label": _plain("Language of nudges"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": lang_options,
+                    "initial_option": chosen,
+                },
+            },
+        ],
+    }
+
+
+def enroll_modal(*, program_id: str, title: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": ENROLL_CALLBACK,
+        "private_metadata": json.dumps({"program_id": program_id}),
+        "title": _plain("Enroll people"),
+        "submit": _plain("Enroll"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {
+                "type": "section",
+                "text": _mrkdwn(f"Enroll into *{escape(title)}* (`{program_id}`):"),
+            },
+            {
+                "type": "input",
+                "block_id": "channel",
+                "optional": True,
+                "label": _plain("Everyone in a channel"),
+                "element": {
+                    "type": "conversations_select",
+                    "action_id": "value",
+                    "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "usergroup",
+                "optional": True,
+                "label": _plain("Or a user group (its id, S…)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "max_length": 32,
+                    "placeholder": _plain("S0123ABCD"),
+                },
+            },
+        ],
+    }
