@@ -1,0 +1,448 @@
+"""Block Kit for /intake, built from data: the form, the triage message, the portfolio.
+
+People's text goes into mrkdwn escaped (&, <, >) and `verbatim`, so what they typed
+is what others see: no mentions, links or markup smuggled in through a form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bot.intake.form import DIAGNOSTICS, EXAMPLES, MAX_CHARS
+from bot.intake.models import OPEN_STATUSES, DecisionAction, IntakeRequest, RequestStatus
+from bot.intake.scoring import IMPACT_BANDS, LATER, URGENCY_BANDS, Score
+
+FORM_CALLBACK = "intake_form"
+NOTE_CALLBACK = "intake_note"
+LIST_CALLBACK = "intake_list"
+SECTION_LIMIT = 3000
+MESSAGE_BLOCK_LIMIT = 50
+
+Block = dict[str, Any]
+
+LABELS = {
+    "goal": "Business goal: one indicator, baseline → target",
+    "audience": "Target audience and key behaviors",
+    "context": "Context of work: when and where it happens",
+    "cost_of_inaction": "Cost of inaction",
+    "horizon": "Time horizon and constraints",
+    "team": "Your team",
+    "sponsor": "Sponsor",
+    "diagnostic": "Is training the fix?",
+}
+HINTS = {
+    "goal": "The one business result this must move, e.g. ",
+    "audience": "Who must act differently, and what exactly they should do, e.g. ",
+    "context": "The moment and the place in the work, e.g. ",
+    "cost_of_inaction": "Money, time, customers or risk, with a number, e.g. ",
+    "horizon": "A deadline and the limits (time, budget, people), e.g. ",
+}
+SUGGESTIONS = {
+    "process": "This looks like a *process problem*: try a *process fix* first (a clearer "
+    "hand-off, a checklist in the workflow, a better default). A course will not stick while "
+    "the process pushes the other way.",
+    "tools": "This looks like a *tools problem*: a *job aid* or a fix to the tool (a template, "
+    "a checklist where the work happens) usually beats a course.",
+    "motivation": "This looks like *motivation or incentives*: start with a *manager "
+    "conversation* about expectations, feedback and what gets rewarded, before any course.",
+    "unknown": "Not sure training is the fix? Ask: could they do it if their job depended on "
+    "it? If yes, it is not a skill gap: try a *job aid*, a *process fix* or a *manager "
+    "conversation* first.",
+}
+ACTIONS = {
+    "intake_claim": "Claim",
+    "intake_approve": "Approve",
+    "intake_decline": "Decline",
+    "intake_needs_info": "Needs info",
+}
+
+
+def esc(text: str) -> str:
+    """Slack's three mrkdwn control characters; everything else shows as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shown(text: str, limit: int) -> str:
+    """Escaped text within `limit` characters, cut between characters, never inside `&amp;`."""
+    escaped = esc(text)
+    if len(escaped) <= limit:
+        return escaped
+    out, size = [], 0
+    for char in text:
+        piece = esc(char)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out) + "…"
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _plain(text: str) -> Block:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+# The form ----------------------------------------------------------------------------
+
+
+def form_view(
+    *,
+    answers: dict[str, str],
+    request_id: int | None = None,
+    question: str | None = None,
+    notice: str | None = None,
+) -> Block:
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(_section(notice))
+    if question is not None:
+        blocks.append(_section(f"*L&amp;D asks:* {shown(question, SECTION_LIMIT - 20)}"))
+        blocks.append(_text_input("reply", "Your answer to the question", answers, optional=True))
+    blocks.append(
+        _section(
+            "A request reaches the L&amp;D queue once it names the business result it must "
+            "move. Five short answers; your text is kept exactly as you type it."
+        )
+    )
+    for name in ("goal", "audience", "context", "cost_of_inaction", "horizon"):
+        blocks.append(_text_input(name, LABELS[name], answers, hint=HINTS[name] + EXAMPLES[name]))
+    blocks.append(_text_input("team", LABELS["team"], answers, optional=True, multiline=False))
+    blocks.append(
+        _text_input("sponsor", LABELS["sponsor"], answers, optional=True, multiline=False)
+    )
+    blocks.append(_diagnostic_input(answers.get("diagnostic")))
+    return {
+        "type": "modal",
+        "callback_id": FORM_CALLBACK,
+        "title": _plain("Training request"),
+        "submit": _plain("Send request" if request_id is None else "Send answers"),
+        "close": _plain("Cancel"),
+        "notify_on_close": True,
+        "private_metadata": json.dumps({"request_id": request_id}),
+        "blocks": blocks,
+    }
+
+
+def _text_input(
+    name: str,
+    label: str,
+    answers: dict[str, str],
+    *,
+    hint: str | None = None,
+    optional: bool = False,
+    multiline: bool = True,
+) -> Block:
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "multiline": multiline,
+        "max_length": MAX_CHARS,
+    }
+    if answers.get(name):
+        element["initial_value"] = answers[name]
+    block: Block = {
+        "type": "input",
+        "block_id": name,
+        "optional": optional,
+        "label": _plain(label),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = _plain(hint)
+    return block
+
+
+def _option(value: str) -> Block:
+    return {"text": _plain(DIAGNOSTICS[value]), "value": value}
+
+
+def _diagnostic_input(selected: str | None) -> Block:
+    element: Block = {
+        "type": "static_select",
+        "action_id": "value",
+        "placeholder": _plain("Skill gap, process, tools, motivation…"),
+        "options": [_option(value) for value in DIAGNOSTICS],
+    }
+    if selected in DIAGNOSTICS:
+        element["initial_option"] = _option(selected)
+    return {
+        "type": "input",
+        "block_id": "diagnostic",
+        "optional": True,
+        "label": _plain(LABELS["diagnostic"]),
+        "hint": _plain(
+            "If people could do it when their job depended on it, it is not a skill gap."
+        ),
+        "element": element,
+    }
+
+
+def read_form(view: dict[str, Any]) -> dict[str, str]:
+    """Block id → what the person typed or picked ("" when left empty)."""
+    out: dict[str, str] = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        state = actions.get("value") or {}
+        if state.get("type") == "static_select":
+            out[block_id] = ((state.get("selected_option") or {}).get("value")) or ""
+        else:
+            out[block_id] = state.get("value") or ""
+    return out
+
+
+def form_request_id(view: dict[str, Any]) -> int | None:
+    try:
+        value = json.loads(view.get("private_metadata") or "{}").get("request_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+# Notes from a lead (a question, a reason to decline) ------------------------------------
+
+
+def note_view(*, action: DecisionAction, request_id: int) -> Block:
+    asking = action is DecisionAction.needs_info
+    label = "Your question to the requester" if asking else "Why decline? (sent to the requester)"
+    return {
+        "type": "modal",
+        "callback_id": NOTE_CALLBACK,
+        "title": _plain("Needs info" if asking else "Decline request"),
+        "submit": _plain("Ask" if asking else "Decline"),
+        "close": _plain("Cancel"),
+        "private_metadata": json.dumps({"request_id": request_id, "action": action.value}),
+        "blocks": [
+            _section(f"Training request *#{request_id}*"),
+            {
+                "type": "input",
+                "block_id": "note",
+                "optional": not asking,
+                "label": _plain(label),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": MAX_CHARS,
+                },
+            },
+        ],
+    }
+
+
+def note_metadata(view: dict[str, Any]) -> tuple[int, DecisionAction] | None:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+        return int(data["request_id"]), DecisionAction(data["action"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+# The triage message ------------------------------------------------------------------
+
+
+def triage_blocks(request: IntakeRequest, score: Score) -> list[Block]:
+    who = f"From <@{request.requester_slack_user_id}>"
+    if request.team:
+        who += f" · team: {shown(request.team, 300)}"
+    if request.sponsor:
+        who += f" · sponsor: {shown(request.sponsor, 300)}"
+    blocks: list[Block] = [
+        {"type": "header", "text": _plain(f"Training request #{request.id}")},
+        {"type": "context", "elements": [_mrkdwn(who)]},
+    ]
+    for name in ("goal", "audience", "context", "cost_of_inaction", "horizon"):
+        label = f"*{esc(LABELS[name])}*\n"
+        blocks.append(_section(label + shown(getattr(request, name), SECTION_LIMIT - len(label))))
+    blocks.append(_section(score_line(score)))
+    suggestion = SUGGESTIONS.get(request.diagnostic or "")
+    if suggestion:
+        picked = esc(DIAGNOSTICS[request.diagnostic or "unknown"])
+        blocks.append(
+            _section(f":bulb: *Is training the fix?* Requester says: {picked}.\n{suggestion}")
+        )
+    blocks.append({"type": "context", "elements": [_mrkdwn(status_line(request))]})
+    if request.status in OPEN_STATUSES:
+        blocks.append(_triage_actions(request.id))
+    return blocks
+
+
+def score_line(score: Score) -> str:
+    return (
+        f"*Impact {score.impact:g}* ({score.impact_band}) = 100 × gap {score.gap:g} "
+        f"× cost {score.cost:g} × urgency {score.urgency:g} ÷ reach {score.reach:g}\n"
+        f"_gap: how far the indicator must move · cost: order of magnitude of the cost of "
+        f"inaction · urgency: {score.urgency_band} · reach: log10 of the audience size_"
+    )
+
+
+def status_line(request: IntakeRequest) -> str:
+    parts = [f"Status: *{request.status.value.replace('_', ' ')}*"]
+    if request.claimed_by:
+        parts.append(f"claimed by <@{request.claimed_by}>")
+    if request.decided_by and request.decided_at:
+        parts.append(
+            f"{request.status.value} by <@{request.decided_by}> "
+            f"on {request.decided_at:%Y-%m-%d %H:%M} UTC"
+        )
+    return " · ".join(parts)
+
+
+def _triage_actions(request_id: int) -> Block:
+    styles = {"intake_approve": "primary", "intake_decline": "danger"}
+    buttons = []
+    for action_id, label in ACTIONS.items():
+        button: Block = {
+            "type": "button",
+            "action_id": action_id,
+            "text": _plain(label),
+            "value": str(request_id),
+        }
+        if action_id in styles:
+            button["style"] = styles[action_id]
+        buttons.append(button)
+    return {"type": "actions", "block_id": f"intake_triage_{request_id}", "elements": buttons}
+
+
+def triage_text(request: IntakeRequest) -> str:
+    return f"Training request #{request.id} from <@{request.requester_slack_user_id}>"
+
+
+# Messages to the requester ----------------------------------------------------------
+
+
+def decision_dm(
+    request: IntakeRequest, action: DecisionAction, actor: str, note: str | None
+) -> str:
+    ref = f"Your training request *#{request.id}*"
+    text = {
+        DecisionAction.claimed: f"{ref} was picked up by <@{actor}> from L&amp;D.",
+        DecisionAction.approved: f"{ref} was *approved* by <@{actor}>. L&amp;D will turn it "
+        "into a program and get back to you.",
+        DecisionAction.declined: f"{ref} was *declined* by <@{actor}>.",
+        DecisionAction.needs_info: f"<@{actor}> from L&amp;D has a question about {ref[0].lower()}"
+        f"{ref[1:]}.",
+    }[action]
+    if note and note.strip():
+        label = "Question" if action is DecisionAction.needs_info else "Note"
+        text += f"\n*{label}:* {shown(note, SECTION_LIMIT - 400)}"
+    return text
+
+
+def answer_button_blocks(text: str, request_id: int) -> list[Block]:
+    return [
+        _section(text),
+        {
+            "type": "actions",
+            "block_id": f"intake_answer_{request_id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "intake_answer",
+                    "text": _plain("Answer and edit my request"),
+                    "value": str(request_id),
+                    "style": "primary",
+                }
+            ],
+        },
+    ]
+
+
+# The portfolio (/intake list) -------------------------------------------------------
+
+
+def heatmap(scores: Sequence[Score]) -> str:
+    """Impact band × urgency band counts, as a monospace grid with shaded cells."""
+    columns = [name for name, _, _ in URGENCY_BANDS] + [LATER]
+    counts = {(i, u): 0 for i, _ in IMPACT_BANDS for u in columns}
+    for s in scores:
+        counts[(s.impact_band, s.urgency_band)] += 1
+    top = max(counts.values()) or 1
+    width = max(len(c) for c in columns) + 2
+    lines = ["impact \\ urgency".ljust(16) + "".join(c.rjust(width) for c in columns)]
+    for band, floor in IMPACT_BANDS:
+        row = f"{band} (≥{floor:g})".ljust(16)
+        for column in columns:
+            n = counts[(band, column)]
+            row += f"{_shade(n, top)} {n}".rjust(width)
+        lines.append(row)
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
+def _shade(n: int, top: int) -> str:
+    if n == 0:
+        return "·"
+    return "░▒▓█"[min(3, (4 * n - 1) // top)]
+
+
+def portfolio_line(request: IntakeRequest, score: Score) -> str:
+    return (
+        f"*#{request.id}* · impact *{score.impact:g}* = 100 × {score.gap:g} × {score.cost:g} × "
+        f"{score.urgency:g} ÷ {score.reach:g} · {score.urgency_band} · "
+        f"{request.status.value.replace('_', ' ')} · <@{request.requester_slack_user_id}>\n"
+        f"      {shown(request.goal.replace(chr(10), ' '), 140)}"
+    )
+
+
+def portfolio_blocks(
+    ranked: Sequence[tuple[IntakeRequest, Score]], *, max_blocks: int = MESSAGE_BLOCK_LIMIT
+) -> list[Block]:
+    """Heatmap, then every request by impact, packed into sections under the block limits."""
+    blocks: list[Block] = [
+        {"type": "header", "text": _plain(f"Open training requests: {len(ranked)}")},
+        _section(
+            "Impact = 100 × gap × cost × urgency ÷ reach (see each line). "
+            "Export everything: `nudgebot intake list --format csv`"
+        ),
+        _section(heatmap([s for _, s in ranked])),
+        {"type": "divider"},
+    ]
+    budget = max_blocks - len(blocks) - 1  # keep one for the "and N more" footer
+    chunk: list[str] = []
+    shown_count = 0
+    for request, score in ranked:
+        line = portfolio_line(request, score)
+        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
+            if budget == 1:
+                break
+            blocks.append(_section("\n".join(chunk)))
+            budget -= 1
+            chunk = []
+        chunk.append(line)
+        shown_count += 1
+    if chunk:
+        blocks.append(_section("\n".join(chunk)))
+    if shown_count < len(ranked):
+        more = len(ranked) - shown_count
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    _mrkdwn(f"…and {more} more with lower impact: `nudgebot intake list` has all.")
+                ],
+            }
+        )
+    if not ranked:
+        blocks.append(_section("Nothing open. New requests arrive through `/intake`."))
+    return blocks
+
+
+def portfolio_view(ranked: Sequence[tuple[IntakeRequest, Score]]) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": LIST_CALLBACK,
+        "title": _plain("Training requests"),
+        "close": _plain("Close"),
+        "blocks": portfolio_blocks(ranked),
+    }
+
+
+def status_is_final(status: RequestStatus) -> bool:
+    return status not in OPEN_STATUSES
