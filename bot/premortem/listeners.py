@@ -1,0 +1,482 @@
+"""Bolt handlers of /premortem: ack first, check who acts on the server, then do the work.
+
+Thread replies: Bolt runs only the first listener whose matchers accept an event, so the
+message listener here matches only replies in a pre-mortem thread; every other message
+event stays free for other features' listeners.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import NudgebotError, UserError
+from bot.premortem import blocks, service
+from bot.premortem.models import Phase, PreventionStatus, Risk
+from bot.premortem.posting import CHANNEL_GONE, Poster, slack_error
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+Respond = Callable[..., Any]
+Ack = Callable[..., Any]
+NEW_REPLY_SUBTYPES = (None, "thread_broadcast", "file_share")
+
+
+def register(app: App, services: Services) -> None:
+    poster = Poster(services)
+    handlers = _Handlers(services, poster)
+    app.command("/premortem")(handlers.command)
+    app.event("message", matchers=[handlers.is_premortem_thread])(handlers.message)
+    app.action(blocks.ADD_ANON)(handlers.add_anonymous)
+    app.action(blocks.NEXT_PHASE)(handlers.next_phase)
+    app.action(blocks.PUBLISH)(handlers.next_phase)
+    app.action(blocks.TAKE_OVER)(handlers.take_over)
+    app.action(blocks.VOTE)(handlers.vote)
+    app.action(blocks.TAKE_BACK)(handlers.take_back)
+    app.action(blocks.MERGE)(handlers.open_merge)
+    app.action(blocks.DECIDE)(handlers.open_decision)
+    app.action(re.compile(f"^{blocks.PREVENTION_STATUS}_"))(handlers.prevention_status)
+    app.view(blocks.ANON_VIEW)(handlers.submit_anonymous)
+    app.view(blocks.DECIDE_VIEW)(handlers.submit_decision)
+    app.view(blocks.MERGE_VIEW)(handlers.submit_merge)
+    services.add_tick("premortem-phases", poster.tick_phases, 60)
+    services.add_tick("premortem-followups", poster.tick_followups, 60)
+
+
+def tell(respond: Respond, text: str) -> None:
+    """An ephemeral answer to the person who acted, never seen by the channel."""
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def thread_event(event: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(kind, thread_ts, message_ts) of a thread reply, edit or deletion; None otherwise."""
+    subtype = event.get("subtype")
+    if subtype in NEW_REPLY_SUBTYPES:
+        message, kind = event, "new"
+    elif subtype == "message_changed":
+        message, kind = event.get("message") or {}, "edit"
+    elif subtype == "message_deleted":
+        message, kind = event.get("previous_message") or {}, "delete"
+    else:
+        return None  # bot_message, channel_join and the like are not risks
+    thread_ts, ts = message.get("thread_ts"), message.get("ts") or event.get("deleted_ts")
+    if not thread_ts or not ts or thread_ts == ts:
+        return None
+    return kind, str(thread_ts), str(ts)
+
+
+def _from_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:
+    message = event.get("message") if event.get("subtype") == "message_changed" else event
+    message = message or {}
+    return bool(
+        message.get("bot_id")
+        or message.get("subtype") == "bot_message"
+        or (bot_user_id and message.get("user") == bot_user_id)
+        or not message.get("user")
+    )
+
+
+def _state(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    value: dict[str, Any] = (
+        view.get("state", {}).get("values", {}).get(block_id, {}).get("value", {})
+    )
+    return value
+
+
+class _Handlers:
+    def __init__(self, services: Services, poster: Poster) -> None:
+        self.services = services
+        self.poster = poster
+
+    def _now(self) -> datetime:
+        return self.services.clock.now()
+
+    # -- /premortem -----------------------------------------------------------------------
+
+    def command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        try:
+            parsed = service.parse_command(command.get("text", ""), settings=self.services.settings)
+            if parsed.kind == "help":
+                tell(respond, blocks.HELP)
+            elif parsed.kind == "list":
+                with self.services.session() as session:
+                    rows = service.list_premortems(session, channel_id=command["channel_id"])
+                tell(respond, blocks.list_text(rows))
+            elif parsed.start is not None:
+                self._start(command, parsed.start, respond)
+        except NudgebotError as exc:
+            tell(respond, f"{exc} (`/premortem help` shows how)")
+
+    def _start(
+        self, command: dict[str, Any], request: service.StartRequest, respond: Respond
+    ) -> None:
+        channel = str(command["channel_id"])
+        if channel.startswith("D"):
+            raise UserError("start a pre-mortem in the team's channel, not in a direct message")
+        with self.services.session() as session:
+            p = service.start(
+                session,
+                settings=self.services.settings,
+                channel_id=channel,
+                user_id=str(command["user_id"]),
+                request=request,
+                now=self._now(),
+            )
+            premortem_id = p.id
+        error = self._post_parent_joining(premortem_id, channel)
+        if error is None:
+            return
+        with self.services.session() as session:
+            session.delete(service.get(session, premortem_id))
+        tell(respond, _cannot_post(error))
+
+    def _post_parent_joining(self, premortem_id: int, channel: str) -> str | None:
+        """Post the parent; when the bot is not in a public channel, join it and retry."""
+        try:
+            self.poster.post_parent(premortem_id)
+            return None
+        except SlackApiError as exc:
+            error = slack_error(exc)
+        if error != "not_in_channel":
+            return error
+        try:
+            self.poster.client.conversations_join(channel=channel)
+            self.poster.post_parent(premortem_id)
+            return None
+        except SlackApiError as exc:
+            return slack_error(exc)
+
+    # -- thread replies ------------------------------------------------------------------
+
+    def is_premortem_thread(self, body: dict[str, Any]) -> bool:
+        event = body.get("event") or {}
+        found = thread_event(event)
+        if found is None or not event.get("channel"):
+            return False
+        with self.services.session() as session:
+            p = service.find_by_thread(session, channel_id=event["channel"], thread_ts=found[1])
+            return p is not None
+
+    def message(self, body: dict[str, Any], context: dict[str, Any]) -> None:
+        event = body.get("event") or {}
+        found = thread_event(event)
+        if found is None:
+            return
+        kind, thread_ts, ts = found
+        if kind != "delete" and _from_bot(event, context.get("bot_user_id")):
+            return  # the bot's own board and notes, other apps' messages
+        with self.services.session() as session:
+            found_p = service.find_by_thread(
+                session, channel_id=event["channel"], thread_ts=thread_ts
+            )
+        if found_p is None:
+            return
+        # Replies arrive concurrently; numbering (#1, #2 …) is one writer at a time.
+        with self.poster.lock(found_p.id), self.services.session() as session:
+            p = service.get_for_update(session, found_p.id)
+            if kind == "new":
+                service.add_thread_risk(
+                    session, premortem=p, user_id=str(event["user"]), text=event.get("text", ""),
+                    message_ts=ts,
+                )  # fmt: skip
+            elif kind == "edit":
+                text = (event.get("message") or {}).get("text", "")
+                service.edit_thread_risk(session, premortem=p, message_ts=ts, text=text)
+            else:
+                service.delete_thread_risk(session, premortem=p, message_ts=ts)
+
+    # -- the parent's buttons ----------------------------------------------------------------
+
+    def add_anonymous(self, ack: Ack, body: dict[str, Any], client: Any, respond: Respond) -> None:
+        ack()
+        premortem_id = int(body["actions"][0]["value"])
+        with self.services.session() as session:
+            p = service.get(session, premortem_id)
+            if p.phase != Phase.collect:
+                tell(respond, "Collection has closed for this pre-mortem; no new risks are taken.")
+                return
+            view = blocks.anonymous_modal(p)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def submit_anonymous(self, ack: Ack, view: dict[str, Any]) -> None:
+        text = str(_state(view, "risk").get("value") or "")
+        premortem_id = int(view["private_metadata"])
+        try:
+            with self.poster.lock(premortem_id), self.services.session() as session:
+                p = service.get(session, premortem_id)
+                risk = service.add_anonymous_risk(session, premortem=p, text=text)
+                number = risk.number
+        except UserError as exc:
+            ack(response_action="errors", errors={"risk": str(exc)})
+            return
+        ack()
+        # Shown in the thread by the bot, so nobody can tell who wrote it.
+        self._quietly(
+            lambda: self.poster.post_in_thread(
+                premortem_id, f":bust_in_silhouette: *Anonymous risk #{number}:* "
+                + blocks.escape(service.clean_risk_text(text)),
+            )
+        )  # fmt: skip
+
+    def next_phase(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        raw_id, _, leaving = str(body["actions"][0]["value"]).partition(":")
+        premortem_id = int(raw_id)
+        try:
+            with self.poster.lock(premortem_id), self.services.session() as session:
+                p = service.get_for_update(session, premortem_id)
+                is_lead = self.services.leads.is_ld_lead(session, user)
+                service.require_facilitator(p, user, is_lead=is_lead, doing="move the phase on")
+                if leaving and leaving != p.phase.value:
+                    raise UserError(
+                        f"This pre-mortem has already moved on ({blocks.PHASE_LABEL[p.phase]})."
+                    )
+                service.advance(
+                    session, premortem=p, settings=self.services.settings, now=self._now()
+                )
+        except NudgebotError as exc:
+            tell(respond, str(exc))
+            return
+        if not self.poster.sync(premortem_id):
+            tell(respond, "Moved on, but I could not post in this channel; I will keep trying.")
+
+    def take_over(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        premortem_id = int(body["actions"][0]["value"])
+        with self.services.session() as session:
+            p = service.get(session, premortem_id)
+            current, channel = p.facilitator_id, p.channel_id
+        gone = self._has_left(current, channel)
+        try:
+            with self.services.session() as session:
+                p = service.get_for_update(session, premortem_id)
+                service.take_over(
+                    session, premortem=p, user_id=user, is_lead=self.services.leads.is_ld_lead(
+                        session, user), facilitator_gone=gone,
+                )  # fmt: skip
+        except NudgebotError as exc:
+            tell(respond, str(exc))
+            return
+        self._quietly(lambda: self.poster.refresh_parent(premortem_id))
+        self._quietly(
+            lambda: self.poster.post_in_thread(
+                premortem_id, f"<@{user}> now facilitates this pre-mortem."
+            )
+        )
+
+    def _has_left(self, user_id: str, channel: str) -> bool:
+        """Deactivated, or no longer a member of the channel."""
+        client = self.poster.client
+        try:
+            if client.users_info(user=user_id)["user"].get("deleted"):
+                return True
+            cursor = None
+            while True:
+                page = client.conversations_members(channel=channel, cursor=cursor, limit=1000)
+                if user_id in page.get("members", []):
+                    return False
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return True
+        except SlackApiError as exc:
+            log.info("cannot tell whether the facilitator left: %s", slack_error(exc))
+            return False
+
+    # -- voting -----------------------------------------------------------------------------
+
+    def vote(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        risk_id = int(body["actions"][0]["value"])
+        try:
+            with self.services.session() as session:
+                premortem_id = _premortem_of_risk(session, risk_id)
+            with self.poster.lock(premortem_id), self.services.session() as session:
+                p = service.get_for_update(session, premortem_id)
+                result = service.cast_vote(session, premortem=p, risk_id=risk_id, voter_id=user)
+                page = result.risk.board_page
+        except NudgebotError as exc:
+            tell(respond, str(exc))
+            return
+        if not result.counted:
+            tell(respond, result.message)
+            return
+        self._quietly(lambda: self.poster.update_board(premortem_id, {page or 0}))
+
+    def take_back(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        premortem_id = int(body["actions"][0]["value"])
+        try:
+            with self.poster.lock(premortem_id), self.services.session() as session:
+                p = service.get_for_update(session, premortem_id)
+                returned = service.take_back_votes(session, premortem=p, voter_id=user)
+        except NudgebotError as exc:
+            tell(respond, str(exc))
+            return
+        tell(respond, f"{returned} vote(s) returned to you; you can vote again.")
+        if returned:
+            self._quietly(lambda: self.poster.update_board(premortem_id))
+
+    def open_merge(self, ack: Ack, body: dict[str, Any], client: Any, respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        premortem_id = int(body["actions"][0]["value"])
+        try:
+            with self.services.session() as session:
+                p = service.get(session, premortem_id)
+                is_lead = self.services.leads.is_ld_lead(session, user)
+                service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
+                risks = service.active_risks(session, p.id)
+                if len(risks) < 2:
+                    raise UserError("there are fewer than two risks; nothing to merge")
+                view = blocks.merge_modal(p, risks)
+        except NudgebotError as exc:
+            tell(respond, str(exc))
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def submit_merge(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        source = (_state(view, "source").get("selected_option") or {}).get("value")
+        target = (_state(view, "target").get("selected_option") or {}).get("value")
+        premortem_id = int(view["private_metadata"])
+        try:
+            with self.poster.lock(premortem_id), self.services.session() as session:
+                p = service.get_for_update(session, premortem_id)
+                is_lead = self.services.leads.is_ld_lead(session, user)
+                service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
+                if not source or not target:
+                    raise UserError("pick both risks")
+                service.merge(
+                    session, premortem=p, source_number=int(source), target_number=int(target)
+                )
+                phase = p.phase
+        except NudgebotError as exc:
+            ack(response_action="errors", errors={"target": str(exc)})
+            return
+        ack()
+        if phase == Phase.vote:
+            self._quietly(lambda: self.poster.update_board(premortem_id))
+        self._quietly(
+            lambda: self.poster.post_in_thread(
+                premortem_id, f"Risk #{source} was merged into #{target} by the facilitator."
+            )
+        )
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def open_decision(self, ack: Ack, body: dict[str, Any], client: Any, respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        premortem_id, risk_id = (int(v) for v in body["actions"][0]["value"].split(":"))
+        try:
+            with self.services.session() as session:
+                p = service.get(session, premortem_id)
+                is_lead = self.services.leads.is_ld_lead(session, user)
+                service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
+                if p.phase != Phase.decide:
+                    raise UserError("decisions are recorded in the decide phase")
+                risk = service.risk_of(session, p, risk_id)
+                existing = service.prevention_for(session, risk_id)
+                view = blocks.decision_modal(p, risk, existing=existing, today=self._now().date())
+        except NudgebotError as exc:
+            tell(respond, str(exc))
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    def submit_decision(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        premortem_id, risk_id = (int(v) for v in str(view["private_metadata"]).split(":"))
+        action = str(_state(view, "action").get("value") or "")
+        owner = _state(view, "owner").get("selected_user")
+        due = _parse_date(_state(view, "due").get("selected_date"))
+        errors = service.decision_errors(
+            action=action, owner_id=owner, due=due, today=self._now().date()
+        )
+        if errors or owner is None or due is None:
+            ack(response_action="errors", errors=errors)
+            return
+        try:
+            with self.poster.lock(premortem_id), self.services.session() as session:
+                p = service.get_for_update(session, premortem_id)
+                is_lead = self.services.leads.is_ld_lead(session, user)
+                service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
+                prevention = service.record_prevention(
+                    session, premortem=p, risk_id=risk_id, action=action, owner_id=owner,
+                    due=due, decided_by=user,
+                )  # fmt: skip
+                prevention_id = prevention.id
+        except NudgebotError as exc:
+            ack(response_action="errors", errors={"action": str(exc)})
+            return
+        ack()
+        self.poster.plan_nudge(prevention_id)
+        self._quietly(lambda: self.poster.ensure_decide(premortem_id))
+
+    # -- follow-ups ---------------------------------------------------------------------------
+
+    def prevention_status(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        value, _, status = body["actions"][0]["value"].partition(":")
+        try:
+            with self.services.session() as session:
+                prevention = service.set_prevention_status(
+                    session, prevention_id=int(value), status=PreventionStatus(status),
+                    actor_id=user, is_lead=self.services.leads.is_ld_lead(session, user),
+                )  # fmt: skip
+                content = blocks.status_done_blocks(prevention, user)
+                premortem_id = prevention.premortem_id
+        except (NudgebotError, ValueError) as exc:
+            tell(respond, str(exc))
+            return
+        respond(text=f"Marked {status}.", blocks=content, replace_original=True)
+        self._quietly(lambda: self.poster.ensure_summary(premortem_id), only_if_done=premortem_id)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _quietly(self, work: Callable[[], None], *, only_if_done: int | None = None) -> None:
+        """Slack I/O after the state is saved: a failure is logged, the state stays."""
+        if only_if_done is not None:
+            with self.services.session() as session:
+                p = service.get(session, only_if_done)
+                if p.phase != Phase.done or p.summary_ts is None:
+                    return
+        try:
+            work()
+        except SlackApiError as exc:
+            log.warning("pre-mortem Slack update failed: %s", slack_error(exc))
+
+
+def _premortem_of_risk(session: Any, risk_id: int) -> int:
+    risk = session.get(Risk, risk_id)
+    if risk is None:
+        raise UserError("that risk no longer exists")
+    return int(risk.premortem_id)
+
+
+def _parse_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _cannot_post(error: str) -> str:
+    if error in CHANNEL_GONE or error == "method_not_supported_for_channel_type":
+        return (
+            "I am not in this channel, and I can only join public channels myself. Invite me "
+            "with `/invite @Nudgebot`, then run `/premortem` again. Nothing was started."
+        )
+    return f"I could not post the pre-mortem here ({error}). Nothing was started; try again."

@@ -1,0 +1,188 @@
+"""Pre-mortems: the thread, its risks, the votes on them, the preventions and their follow-ups."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db import Base, utcnow
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    return Enum(cls, native_enum=False, length=16, validate_strings=True)
+
+
+class Phase(enum.StrEnum):
+    collect = "collect"  # thread replies and anonymous risks come in
+    vote = "vote"  # the board is posted; people spend their vote budget
+    decide = "decide"  # the facilitator records preventions for the top risks
+    done = "done"  # the summary is out; follow-ups run
+
+
+class RiskStatus(enum.StrEnum):
+    active = "active"
+    deleted = "deleted"  # the reply was deleted while risks were still being collected
+    merged = "merged"  # folded into another risk by the facilitator
+
+
+class PreventionStatus(enum.StrEnum):
+    open = "open"
+    done = "done"
+    blocked = "blocked"
+    dropped = "dropped"
+
+
+class FollowUpKind(enum.StrEnum):
+    owner_nudge = "owner_nudge"  # to a prevention's owner before its due date
+    review = "review"  # to the facilitator: re-review the open preventions
+
+
+class FollowUpStatus(enum.StrEnum):
+    planned = "planned"
+    sent = "sent"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class Premortem(Base):
+    __tablename__ = "premortems"
+    __table_args__ = (
+        # Every thread event is matched by (channel, parent ts): keep that lookup cheap.
+        Index("ix_premortems_thread", "channel_id", "parent_ts"),
+        Index("ix_premortems_phase_deadline", "phase", "phase_deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    parent_ts: Mapped[str | None] = mapped_column(String(32))
+    initiative: Mapped[str] = mapped_column(String(500))
+    template: Mapped[str] = mapped_column(String(32))
+    facilitator_id: Mapped[str] = mapped_column(String(32))
+    started_by: Mapped[str] = mapped_column(String(32))
+    horizon: Mapped[date]
+    phase: Mapped[Phase] = mapped_column(_enum(Phase), default=Phase.collect)
+    phase_deadline: Mapped[datetime | None]
+    vote_budget: Mapped[int]
+    votes_per_risk: Mapped[int]
+    top_risks: Mapped[int]
+    # Thread messages of the vote board, one per page (ts strings, in page order).
+    board_ts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    decide_ts: Mapped[str | None] = mapped_column(String(32))
+    summary_ts: Mapped[str | None] = mapped_column(String(32))
+    # Last Slack error posting to the channel (not_in_channel, …); None when all is well.
+    channel_problem: Mapped[str | None] = mapped_column(String(64))
+    review_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class Risk(Base):
+    __tablename__ = "premortem_risks"
+    __table_args__ = (
+        UniqueConstraint("premortem_id", "number"),
+        # A thread reply becomes one risk however often Slack delivers the event.
+        UniqueConstraint("premortem_id", "message_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    premortem_id: Mapped[int] = mapped_column(ForeignKey("premortems.id", ondelete="CASCADE"))
+    number: Mapped[int]  # #1, #2 … within the pre-mortem, as people refer to them
+    text: Mapped[str] = mapped_column(Text)
+    # None for anonymous risks: nothing in the database links them to a person.
+    author_id: Mapped[str | None] = mapped_column(String(32))
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[RiskStatus] = mapped_column(_enum(RiskStatus), default=RiskStatus.active)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("premortem_risks.id", ondelete="SET NULL")
+    )
+    # Raised after collection closed: kept and shown, but not on the vote board.
+    late: Mapped[bool] = mapped_column(default=False)
+    # The reply was edited or deleted after collection closed; the text stays as collected.
+    changed_after_collect: Mapped[bool] = mapped_column(default=False)
+    board_page: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Vote(Base):
+    """One person's votes on one risk (weight up to votes_per_risk).
+
+    On anonymous risks the voter is blanked when voting closes, so the record
+    keeps the count but not who gave it.
+    """
+
+    __tablename__ = "premortem_votes"
+    __table_args__ = (UniqueConstraint("risk_id", "voter_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    premortem_id: Mapped[int] = mapped_column(
+        ForeignKey("premortems.id", ondelete="CASCADE"), index=True
+    )
+    risk_id: Mapped[int] = mapped_column(ForeignKey("premortem_risks.id", ondelete="CASCADE"))
+    voter_id: Mapped[str | None] = mapped_column(String(32))
+    weight: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Prevention(Base):
+    __tablename__ = "premortem_preventions"
+    __table_args__ = (UniqueConstraint("risk_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    premortem_id: Mapped[int] = mapped_column(
+        ForeignKey("premortems.id", ondelete="CASCADE"), index=True
+    )
+    risk_id: Mapped[int] = mapped_column(ForeignKey("premortem_risks.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(String(32))
+    due_date: Mapped[date]
+    status: Mapped[PreventionStatus] = mapped_column(
+        _enum(PreventionStatus), default=PreventionStatus.open
+    )
+    decided_by: Mapped[str] = mapped_column(String(32))
+    status_changed_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FollowUp(Base):
+    """A DM the pre-mortem owes someone at a local-time-aware moment.
+
+    Kept here until the delivery engine offers a planner for ad-hoc messages;
+    `service.followup_due_at` is the one place that decides the time.
+    """
+
+    __tablename__ = "premortem_followups"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_premortem_followups_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "nudge:<prevention id>" or "review:<premortem id>": re-planning replaces, never duplicates.
+    key: Mapped[str] = mapped_column(String(64))
+    premortem_id: Mapped[int] = mapped_column(ForeignKey("premortems.id", ondelete="CASCADE"))
+    prevention_id: Mapped[int | None] = mapped_column(
+        ForeignKey("premortem_preventions.id", ondelete="CASCADE")
+    )
+    kind: Mapped[FollowUpKind] = mapped_column(_enum(FollowUpKind))
+    recipient_id: Mapped[str] = mapped_column(String(32))
+    timezone: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    status: Mapped[FollowUpStatus] = mapped_column(
+        _enum(FollowUpStatus), default=FollowUpStatus.planned
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
