@@ -1,0 +1,266 @@
+"""Prometheus metrics of one process, served at /metrics.
+
+Counters and histograms are fed by the code that does the work (the sender, the
+Slack client's retry path through `SlackCallObserver`, the ack middleware, the
+scheduler); the outbox gauges
+are read from the database at scrape time by `OutboxCollector`, so every replica
+reports the same shared truth and nothing has to keep them in step.
+
+Series (names as exported):
+- nudgebot_deliveries{status}                   gauge, rows of the outbox by status
+- nudgebot_outbox_depth                         gauge, nudges due now and not yet sent
+- nudgebot_outbox_oldest_due_age_seconds        gauge, how late the oldest of those is
+- nudgebot_sends_total{outcome}                 counter; rate() is sends per second
+- nudgebot_slack_rate_limited_total{method}     counter of 429 answers
+- nudgebot_slack_errors_total{method,error}     counter of Slack errors (ok:false, 5xx, network)
+- nudgebot_ack_seconds                          histogram, request in → ack out
+- nudgebot_tick_seconds{tick}                   histogram of scheduler tick durations
+- nudgebot_tick_failures_total{tick}            counter of ticks that raised
+- nudgebot_metrics_database_up                  gauge, 0 when the outbox query failed
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from slack_bolt import BoltRequest, BoltResponse
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.clock import Clock
+from bot.delivery.models import Delivery, DeliveryStatus
+
+log = logging.getLogger(__name__)
+
+# Slack wants an ack within 3 s: buckets are dense below that.
+ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
+TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+# Several Prometheus servers may scrape every replica; the outbox does not need
+# a fresher answer than this.
+GAUGE_CACHE_SECONDS = 5.0
+RATE_LIMITED = "ratelimited"
+
+
+class Metrics:
+    """The process's instruments on `registry` (Services.registry)."""
+
+    def __init__(
+        self, registry: CollectorRegistry, *, engine: Engine | None = None, clock: Clock
+    ) -> None:
+        self.registry = registry
+        self.sends = Counter(
+            "nudgebot_sends", "Nudges handed to Slack, by outcome.", ["outcome"], registry=registry
+        )
+        self.rate_limited = Counter(
+            "nudgebot_slack_rate_limited",
+            "Slack answers 429 (rate limited), by API method.",
+            ["method"],
+            registry=registry,
+        )
+        self.slack_errors = Counter(
+            "nudgebot_slack_errors",
+            "Slack API errors, by method and error code.",
+            ["method", "error"],
+            registry=registry,
+        )
+        self.ack_seconds = Histogram(
+            "nudgebot_ack_seconds",
+            "Time from a Slack request arriving to its ack.",
+            buckets=ACK_BUCKETS,
+            registry=registry,
+        )
+        self.tick_seconds = Histogram(
+            "nudgebot_tick_seconds",
+            "Duration of scheduler ticks, by tick name.",
+            ["tick"],
+            buckets=TICK_BUCKETS,
+            registry=registry,
+        )
+        self.tick_failures = Counter(
+            "nudgebot_tick_failures",
+            "Ticks that raised, by tick name.",
+            ["tick"],
+            registry=registry,
+        )
+        for outcome in ("sent", "failed", "retried"):
+            self.sends.labels(outcome=outcome)
+        if engine is not None:
+            registry.register(OutboxCollector(engine, clock))
+
+    def observe_send(self, *, outcome: str = "sent") -> None:
+        """One nudge left the sender: sent, failed (permanently) or retried (later)."""
+        self.sends.labels(outcome=outcome).inc()
+
+    def observe_slack_error(self, method: str, error: str) -> None:
+        """A Slack call failed; `error` is Slack's code (ratelimited, channel_not_found,
+        http_503, connection). 429s also count in nudgebot_slack_rate_limited_total."""
+        self.slack_errors.labels(method=method, error=error[:64]).inc()
+        if error in (RATE_LIMITED, "http_429"):
+            self.rate_limited.labels(method=method).inc()
+
+    def observe_ack(self, seconds: float) -> None:
+        self.ack_seconds.observe(max(0.0, seconds))
+
+    @contextmanager
+    def time_tick(self, name: str) -> Iterator[None]:
+        """Wrap one run of a scheduler tick; failures are counted and re-raised."""
+        start = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            self.tick_failures.labels(tick=name).inc()
+            raise
+        finally:
+            self.tick_seconds.labels(tick=name).observe(time.perf_counter() - start)
+
+    def timed(self, name: str, func: Callable[[], object]) -> Callable[[], object]:
+        """`func` wrapped in time_tick, for Services.add_tick / the scheduler."""
+
+        def run() -> object:
+            with self.time_tick(name):
+                return func()
+
+        return run
+
+    def slack_observer(self) -> SlackCallObserver:
+        """A retry handler that retries nothing and counts every Slack error; put
+        it first in a WebClient's retry_handlers so it sees each attempt."""
+        return SlackCallObserver(self)
+
+    def bolt_middleware(self) -> Callable[..., BoltResponse]:
+        """A Bolt global middleware timing request → ack. Bolt returns the
+        response as soon as the listener calls ack() (the rest runs on the
+        listener executor), so timing `next()` is timing the ack."""
+
+        def middleware(
+            req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+        ) -> BoltResponse:
+            start = time.perf_counter()
+            try:
+                return next()
+            finally:
+                self.observe_ack(time.perf_counter() - start)
+
+        return middleware
+
+
+class OutboxCollector(Collector):
+    """Outbox gauges read from the database at scrape time (cheap: the status
+    counts and the due rows both use ix_deliveries_status_due)."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[Metric]] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            if self._cached and time.monotonic() - self._cached[0] < GAUGE_CACHE_SECONDS:
+                return list(self._cached[1])
+            metrics = self._read()
+            self._cached = (time.monotonic(), metrics)
+            return list(metrics)
+
+    def _read(self) -> list[Metric]:
+        up = GaugeMetricFamily(
+            "nudgebot_metrics_database_up", "1 when the outbox gauges could be read."
+        )
+        try:
+            by_status, depth, oldest = self._query(self._clock.now())
+        except SQLAlchemyError as exc:
+            # A scrape must not fail (or 500) because the database is away; say so instead.
+            log.warning("outbox metrics unavailable: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        deliveries = GaugeMetricFamily(
+            "nudgebot_deliveries", "Rows of the deliveries outbox, by status.", labels=["status"]
+        )
+        for status in DeliveryStatus:
+            deliveries.add_metric([status.value], by_status.get(status.value, 0))
+        return [
+            up,
+            deliveries,
+            GaugeMetricFamily(
+                "nudgebot_outbox_depth", "Nudges due now and not yet sent.", value=depth
+            ),
+            GaugeMetricFamily(
+                "nudgebot_outbox_oldest_due_age_seconds",
+                "Seconds since the oldest unsent due nudge was due (0 when none).",
+                value=oldest,
+            ),
+        ]
+
+    def _query(self, now: datetime) -> tuple[dict[str, int], int, float]:
+        due = (Delivery.status == DeliveryStatus.planned) & (Delivery.due_at <= now)
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(Delivery.status, func.count()).group_by(Delivery.status)
+            ).all()
+            depth, oldest = conn.execute(
+                select(func.count(), func.min(Delivery.due_at)).where(
+                    due | (Delivery.status == DeliveryStatus.sending)
+                )
+            ).one()
+        by_status = {str(getattr(status, "value", status)): int(count) for status, count in rows}
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        return by_status, int(depth or 0), max(0.0, age)
+
+
+class SlackCallObserver(RetryHandler):
+    """slack_sdk asks each retry handler about every answer, successful or not,
+    and every network error: the one place that sees all Slack errors of a client."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__(max_retry_count=0)
+        self._metrics = metrics
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        error_code = _error_code(response, error)
+        if error_code is not None:
+            method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0][:64]
+            self._metrics.observe_slack_error(method, error_code)
+        return False
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return False
+
+
+def _error_code(response: HttpResponse | None, error: Exception | None) -> str | None:
+    if response is None:
+        return "connection" if error is not None else None
+    if response.status_code == 429:
+        return RATE_LIMITED
+    if response.status_code >= 400:
+        return f"http_{response.status_code}"
+    body = response.body if isinstance(response.body, dict) else {}
+    if body.get("ok") is False:
+        return str(body.get("error") or "unknown")[:64]
+    return None

@@ -1,0 +1,414 @@
+"""Workspace installs: one workspace with a bot token, or many through OAuth.
+
+OAuth mode (NUDGEBOT_INSTALL_MODE=oauth) uses Bolt's OAuth flow with slack_sdk's
+SQLAlchemy installation and state stores. Their tables are created by our own
+Alembic migration (0008), so they are declared here on `Base.metadata` exactly
+as the stores define them (tests/trust/test_install.py holds the two equal);
+the stores are never asked to create tables themselves.
+
+Token rotation: with `token_rotation_enabled: true` in the app's manifest Slack
+issues expiring bot tokens with a refresh token; Bolt refreshes them per request
+and `workspace_client` does the same for background work (the sender).
+
+Uninstall (`app_uninstalled`, or `tokens_revoked` naming the bot) deletes the
+workspace's installation and cancels every nudge still waiting for it, so
+nothing more is sent there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store import Installation, InstallationStore
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    func,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from bot.audit import service as audit
+from bot.db import Base
+from bot.delivery.models import Delivery, DeliveryStatus
+from bot.errors import ConfigError
+from bot.people.models import Person
+from bot.settings import Settings
+from bot.slack.client import make_web_client
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+MANIFEST = Path(__file__).resolve().parents[2] / "config" / "manifest.yml"
+BOTS_TABLE_NAME = "slack_bots"
+INSTALLATIONS_TABLE_NAME = "slack_installations"
+STATES_TABLE_NAME = "slack_oauth_states"
+STATE_EXPIRATION_SECONDS = 600
+
+
+# --- the stores' tables, as slack_sdk 3.48 defines them ----------------------
+# slack_sdk builds them in a MetaData of its own; ours must hold the same so that
+# Alembic creates them and `nudgebot db check` compares them. Importing slack_sdk's
+# SQLAlchemy module needs greenlet (it imports sqlalchemy.ext.asyncio), which only
+# OAuth mode should require, hence the declaration here rather than a call.
+
+INSTALLATIONS_TABLE = Table(
+    INSTALLATIONS_TABLE_NAME,
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("enterprise_url", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", String(200)),
+    Column("user_scopes", String(1000)),
+    Column("user_refresh_token", String(200)),
+    Column("user_token_expires_at", DateTime),
+    Column("incoming_webhook_url", String(200)),
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(200)),
+    Column("incoming_webhook_configuration_url", String(200)),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("token_type", String(32)),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index(
+        f"{INSTALLATIONS_TABLE_NAME}_idx",
+        "client_id",
+        "enterprise_id",
+        "team_id",
+        "user_id",
+        "installed_at",
+    ),
+)
+
+BOTS_TABLE = Table(
+    BOTS_TABLE_NAME,
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index(f"{BOTS_TABLE_NAME}_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+STATES_TABLE = Table(
+    STATES_TABLE_NAME,
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
+)
+
+STORE_TABLES = (INSTALLATIONS_TABLE, BOTS_TABLE, STATES_TABLE)
+
+
+# --- settings → stores → OAuthSettings ---------------------------------------
+
+
+def bot_scopes(settings: Settings, manifest: Path = MANIFEST) -> list[str]:
+    """SLACK_SCOPES, or the bot scopes of config/manifest.yml (one source of truth)."""
+    if settings.slack_scopes:
+        return list(settings.slack_scopes)
+    try:
+        data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f":{where.line + 1}" if where is not None else ""
+        raise ConfigError(
+            f"SLACK_SCOPES is not set and {manifest}{line} cannot be read: "
+            f"{getattr(exc, 'problem', None) or exc}"
+        ) from None
+    try:
+        scopes = data["oauth_config"]["scopes"]["bot"]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"SLACK_SCOPES is not set and {manifest} has no oauth_config.scopes.bot list"
+        ) from None
+    return [str(s) for s in scopes]
+
+
+def _credentials(settings: Settings) -> tuple[str, str]:
+    if not settings.slack_client_id or settings.slack_client_secret is None:
+        raise ConfigError(
+            "NUDGEBOT_INSTALL_MODE=oauth needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(the app's Basic Information page)"
+        )
+    return settings.slack_client_id, settings.slack_client_secret.get_secret_value()
+
+
+def installation_store_for(settings: Settings, engine: Engine) -> InstallationStore:
+    """slack_sdk's SQLAlchemy installation store on our database and tables."""
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+    client_id, _ = _credentials(settings)
+    return SQLAlchemyInstallationStore(
+        client_id=client_id,
+        engine=engine,
+        bots_table_name=BOTS_TABLE_NAME,
+        installations_table_name=INSTALLATIONS_TABLE_NAME,
+        logger=logging.getLogger("slack_sdk.oauth"),
+    )
+
+
+def state_store_for(engine: Engine) -> Any:
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    return SQLAlchemyOAuthStateStore(
+        expiration_seconds=STATE_EXPIRATION_SECONDS,
+        engine=engine,
+        table_name=STATES_TABLE_NAME,
+        logger=logging.getLogger("slack_sdk.oauth"),
+    )
+
+
+def oauth_settings_for(
+    settings: Settings,
+    engine: Engine,
+    *,
+    on_installed: Callable[[Installation], None] | None = None,
+) -> OAuthSettings:
+    """Bolt's OAuth flow: /slack/install and /slack/oauth_redirect, stores in our DB.
+    Expiring tokens are refreshed when less than two hours remain. `on_installed`
+    runs after an installation was saved, before Bolt's own success page."""
+    client_id, client_secret = _credentials(settings)
+    return OAuthSettings(
+        callback_options=_callbacks(on_installed) if on_installed else None,
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=bot_scopes(settings),
+        installation_store=installation_store_for(settings, engine),
+        installation_store_bot_only=True,
+        state_store=state_store_for(engine),
+        state_expiration_seconds=STATE_EXPIRATION_SECONDS,
+        token_rotation_expiration_minutes=120,
+        logger=logging.getLogger("slack_bolt.oauth"),
+    )
+
+
+def _callbacks(on_installed: Callable[[Installation], None]) -> CallbackOptions:
+    def success(args: SuccessArgs) -> BoltResponse:
+        on_installed(args.installation)
+        return args.default.success(args)
+
+    def failure(args: FailureArgs) -> BoltResponse:
+        return args.default.failure(args)
+
+    return CallbackOptions(success=success, failure=failure)
+
+
+def record_install(services: Services, installation: Installation) -> None:
+    """Audit a new or renewed installation (who installed it, where)."""
+    team_id = installation.team_id or installation.enterprise_id or ""
+    with services.session() as session:
+        audit.record(
+            session,
+            actor=installation.user_id or audit.SYSTEM,
+            action=audit.Action.install_add,
+            target=f"workspace:{team_id}",
+            details={
+                "enterprise": installation.enterprise_id,
+                "scopes": len(installation.bot_scopes or []),
+            },
+            now=services.clock.now(),
+            workspace_id=team_id,
+        )
+
+
+def app_kwargs(settings: Settings, services: Services) -> dict[str, Any]:
+    """What `build_app` passes to App for the configured install mode."""
+    if settings.install_mode == "oauth":
+        oauth = oauth_settings_for(
+            settings, services.engine, on_installed=lambda i: record_install(services, i)
+        )
+        return {"oauth_settings": oauth}
+    return {"client": services.client}
+
+
+def workspace_client(
+    settings: Settings,
+    store: InstallationStore,
+    *,
+    team_id: str,
+    enterprise_id: str | None = None,
+    rotation_minutes: int = 120,
+) -> WebClient | None:
+    """A bot client for background work in one workspace, or None when the app is
+    not (or no longer) installed there: the sender skips that workspace then."""
+    bot = store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
+    if bot is None or not bot.bot_token:
+        return None
+    if bot.bot_refresh_token:
+        from slack_sdk.oauth.token_rotation import TokenRotator
+
+        client_id, client_secret = _credentials(settings)
+        rotator = TokenRotator(
+            client_id=client_id,
+            client_secret=client_secret,
+            client=WebClient(base_url=settings.slack_api_url),
+        )
+        rotated = rotator.perform_bot_token_rotation(
+            bot=bot, minutes_before_expiration=rotation_minutes
+        )
+        if rotated is not None:
+            store.save_bot(rotated)
+            bot = rotated
+    return make_web_client(settings, token=bot.bot_token)
+
+
+# --- uninstall ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UninstallResult:
+    team_id: str
+    installation_removed: bool
+    cancelled_deliveries: int
+
+
+def cancel_workspace_deliveries(
+    session: Session, *, settings: Settings, team_id: str, now: datetime
+) -> int:
+    """Cancel every nudge not yet sent to people of the workspace."""
+    people = Person.__table__.c
+    query = (
+        update(Delivery)
+        .where(Delivery.status.in_([DeliveryStatus.planned, DeliveryStatus.sending]))
+        .values(
+            status=DeliveryStatus.cancelled,
+            last_error="app uninstalled",
+            lease_until=None,
+            lease_owner=None,
+            updated_at=now,
+        )
+    )
+    if settings.install_mode == "oauth":
+        # Many workspaces share the database: only this one's people.
+        ids = (
+            Person.__table__.select()
+            .with_only_columns(people.id)
+            .where(people.workspace_id == team_id)
+        )
+        query = query.where(Delivery.person_id.in_(ids))
+    return session.execute(query).rowcount or 0  # type: ignore[attr-defined]
+
+
+def handle_uninstall(
+    services: Services,
+    *,
+    team_id: str,
+    enterprise_id: str | None = None,
+    store: InstallationStore | None = None,
+    reason: str = "app_uninstalled",
+) -> UninstallResult:
+    """Forget the workspace's tokens and stop everything queued for it (idempotent)."""
+    removed = False
+    if store is not None:
+        removed = store.find_bot(enterprise_id=enterprise_id, team_id=team_id) is not None
+        store.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+        store.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
+    now = services.clock.now()
+    with services.session() as session:
+        cancelled = cancel_workspace_deliveries(
+            session, settings=services.settings, team_id=team_id, now=now
+        )
+        audit.record(
+            session,
+            actor=audit.SYSTEM,
+            action=audit.Action.install_remove,
+            target=f"workspace:{team_id}",
+            details={"reason": reason, "cancelled_deliveries": cancelled},
+            now=now,
+            workspace_id=team_id,
+        )
+    log.info("workspace %s uninstalled: %d nudges cancelled", team_id, cancelled)
+    return UninstallResult(team_id, removed, cancelled)
+
+
+def handle_tokens_revoked(
+    services: Services,
+    *,
+    team_id: str,
+    event: dict[str, Any],
+    enterprise_id: str | None = None,
+    store: InstallationStore | None = None,
+) -> UninstallResult | None:
+    """A revoked bot token is an uninstall; revoked user tokens only drop those users'
+    installations (Nudgebot asks for no user scopes, so there are normally none)."""
+    tokens = event.get("tokens") or {}
+    if tokens.get("bot"):
+        return handle_uninstall(
+            services,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            store=store,
+            reason="tokens_revoked",
+        )
+    if store is not None:
+        for user_id in tokens.get("oauth") or []:
+            store.delete_installation(
+                enterprise_id=enterprise_id, team_id=team_id, user_id=str(user_id)
+            )
+    return None
+
+
+def register(app: App, services: Services) -> None:
+    """Listen for uninstalls. Call from build_app after the features."""
+    store = app.installation_store if services.settings.install_mode == "oauth" else None
+
+    def _ids(context: BoltContext, body: dict[str, Any]) -> tuple[str, str | None]:
+        team = context.team_id or body.get("team_id") or ""
+        return str(team), context.enterprise_id
+
+    def on_app_uninstalled(context: BoltContext, body: dict[str, Any]) -> None:
+        team_id, enterprise_id = _ids(context, body)
+        handle_uninstall(services, team_id=team_id, enterprise_id=enterprise_id, store=store)
+
+    def on_tokens_revoked(
+        event: dict[str, Any], context: BoltContext, body: dict[str, Any]
+    ) -> None:
+        team_id, enterprise_id = _ids(context, body)
+        handle_tokens_revoked(
+            services, team_id=team_id, event=event, enterprise_id=enterprise_id, store=store
+        )
+
+    app.event("app_uninstalled")(on_app_uninstalled)
+    app.event("tokens_revoked")(on_tokens_revoked)
