@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 from bot.log import log_context
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import dedupe
+from bot.slack import dedupe, install
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ FEATURES = (
     "bot.intake",
     "bot.premortem",
     "bot.digest",
+    "bot.audit",
+    "bot.governance",
 )
 
 
@@ -115,7 +117,7 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
         )
     services = services or Services.create(settings)
     app = NudgebotApp(
-        client=services.client,
+        **install.app_kwargs(settings, services),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         # `nudgebot run` checks the token itself, with a message a person can act on.
         token_verification_enabled=False,
@@ -123,11 +125,13 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
         listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),
         logger=logging.getLogger("slack_bolt.App"),
     )
+    app.use(services.metrics.bolt_middleware())
     app.use(_request_context)
     app.use(_dedupe_events(services))
     app.error(_on_error)
     for feature in FEATURES:
         _register(feature, app, services)
+    install.register(app, services)
     services.add_tick("forget-seen-events", lambda: _forget_seen(services), 600)
     return app
 

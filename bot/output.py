@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 FORMATS = ("table", "json", "csv")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def format_option(*choices: str, default: str = "table") -> Any:
+def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
+    """`--format` as the parameter `fmt`, with the given choices (default: all)."""
     return click.option(
         "--format",
         "fmt",

@@ -10,24 +10,31 @@ served over HTTP in both modes.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
 from waitress.server import create_server
 
 from bot import migrate
 from bot.app import NudgebotApp, build_app
 from bot.content.service import load_and_sync
+from bot.delivery.models import Delivery, DeliveryStatus
 from bot.errors import ConfigError
 from bot.services import Services
 from bot.slack.client import MANIFEST_HINT
 from bot.web import make_wsgi_app
 
 log = logging.getLogger(__name__)
+# After SIGTERM, running ticks get this long to finish; the promise is "gone within 10 s".
+SHUTDOWN_GRACE_SECONDS = 7.0
 
 
 def check_slack_credentials(services: Services) -> dict[str, Any]:
@@ -47,22 +54,71 @@ def check_slack_credentials(services: Services) -> dict[str, Any]:
     return dict(response.data) if isinstance(response.data, dict) else {}
 
 
-def make_scheduler(services: Services) -> BackgroundScheduler:
+class RunningTicks:
+    """How many ticks are running now, so shutdown can wait for them with a deadline
+    (APScheduler's shutdown(wait=True) waits without one)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def wrap(self, func: Callable[[], object]) -> Callable[[], None]:
+        def tracked() -> None:
+            with self._idle:
+                self._count += 1
+            try:
+                func()
+            finally:
+                with self._idle:
+                    self._count -= 1
+                    self._idle.notify_all()
+
+        return tracked
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout=timeout)
+
+
+def make_scheduler(
+    services: Services, *, running: RunningTicks | None = None
+) -> BackgroundScheduler:
     # In-memory job store on purpose: each replica ticks on its own and the
     # database holds every durable fact, so nothing is lost when a process dies.
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )
     for tick in services.ticks:
-        scheduler.add_job(tick.func, "interval", seconds=tick.seconds, id=tick.name, name=tick.name)
+        func = services.metrics.timed(tick.name, tick.func)
+        if running is not None:
+            func = running.wrap(func)
+        scheduler.add_job(func, "interval", seconds=tick.seconds, id=tick.name, name=tick.name)
     return scheduler
+
+
+def release_own_leases(services: Services) -> int:
+    """Hand the nudges this process claimed back to `planned` at once, so another
+    replica takes them now instead of after the lease. Their attempt stays on record,
+    so whoever sends next first looks for them in the DM history: none twice."""
+    mine = f"{socket.gethostname()[:60]}:{os.getpid()}:%"  # bot.delivery.sender.make_owner
+    with services.session() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(Delivery.status == DeliveryStatus.sending, Delivery.lease_owner.like(mine))
+            .values(status=DeliveryStatus.planned, lease_owner=None, lease_until=None),
+            execution_options={"synchronize_session": False},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def run(services: Services, *, host: str, port: int) -> None:
     settings = services.settings
-    if settings.slack_bot_token is None:
-        raise ConfigError(f"SLACK_BOT_TOKEN is not set; {MANIFEST_HINT}")
-    identity = check_slack_credentials(services)
+    if settings.install_mode == "oauth":
+        identity: dict[str, Any] = {"team_id": "(several: OAuth install mode)"}
+    else:
+        if settings.slack_bot_token is None:
+            raise ConfigError(f"SLACK_BOT_TOKEN is not set; {MANIFEST_HINT}")
+        identity = check_slack_credentials(services)
     migrate.upgrade(settings.database_url)
     log.info("database at revision %s", migrate.current_revision(services.engine))
     # An invalid program file stops the start with the same lines `content validate` prints.
@@ -76,7 +132,8 @@ def run(services: Services, *, host: str, port: int) -> None:
         ident="nudgebot",
         clear_untrusted_proxy_headers=True,
     )
-    scheduler = make_scheduler(services)
+    running = RunningTicks()
+    scheduler = make_scheduler(services, running=running)
     socket_handler = _start_socket_mode(app, services) if settings.socket_mode else None
     stopping = threading.Event()
 
@@ -105,11 +162,30 @@ def run(services: Services, *, host: str, port: int) -> None:
         if not stopping.is_set():
             raise
     finally:
-        scheduler.shutdown(wait=True)
+        scheduler.shutdown(wait=False)  # no new ticks; running ones get a deadline below
+        finished = running.wait_idle(SHUTDOWN_GRACE_SECONDS)
         if socket_handler is not None:
             socket_handler.close()
+        if not finished:
+            _abandon_ticks(services)
         services.close()
         log.info("stopped")
+
+
+def _abandon_ticks(services: Services) -> None:
+    """A tick (a long send batch) outlived the grace period: release what this process
+    holds and leave without waiting for it, as a crash would but with no lease left."""
+    released = release_own_leases(services)
+    log.warning(
+        "ticks still running after %.0f s; released %d claimed nudge(s) and stopping",
+        SHUTDOWN_GRACE_SECONDS,
+        released,
+    )
+    services.close()
+    log.info("stopped")
+    logging.shutdown()
+    # The tick's threads are not daemons: a normal exit would wait for them.
+    os._exit(0)
 
 
 def _start_socket_mode(app: NudgebotApp, services: Services) -> Any:

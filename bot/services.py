@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, make_session_factory, session_scope
+from bot.metrics import Metrics
 from bot.people.roles import LeadDirectory
 from bot.settings import Settings
 from bot.slack.client import make_web_client
@@ -51,6 +52,7 @@ class Services:
     sessions: sessionmaker[Session]
     clock: Clock
     registry: CollectorRegistry
+    metrics: Metrics
     _client: WebClient | None = None
     hooks: dict[str, HookHandler] = field(default_factory=dict)
     ticks: list[Tick] = field(default_factory=list)
@@ -65,12 +67,15 @@ class Services:
         engine: Engine | None = None,
     ) -> Services:
         engine = engine or make_engine(settings.database_url)
+        clock = clock or SystemClock()
+        registry = CollectorRegistry()
         return cls(
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
-            clock=clock or SystemClock(),
-            registry=CollectorRegistry(),
+            clock=clock,
+            registry=registry,
+            metrics=Metrics(registry, engine=engine, clock=clock),
             _client=client,
         )
 
@@ -78,7 +83,7 @@ class Services:
     def client(self) -> WebClient:
         """The bot's WebClient, built on first use (commands that need no Slack never do)."""
         if self._client is None:
-            self._client = make_web_client(self.settings)
+            self._client = make_web_client(self.settings, metrics=self.metrics)
         return self._client
 
     @cached_property

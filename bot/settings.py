@@ -261,7 +261,7 @@ class Settings(BaseSettings):
         ge=1,
         le=120,
         validation_alias=_alias("NUDGEBOT_PLAN_HORIZON_DAYS"),
-        description="The planner writes nudges due within this many days (re-planned every minute).",
+        description="The planner writes nudges due within this many days (re-planned each minute).",
     )
     jitter_minutes: int = Field(
         30,
@@ -292,6 +292,27 @@ class Settings(BaseSettings):
         validation_alias=_alias("NUDGEBOT_SEND_LEASE_SECONDS"),
         description="How long a sender holds a claimed nudge before another may reconcile it.",
     )
+    send_threads: int = Field(
+        8,
+        ge=1,
+        le=64,
+        validation_alias=_alias("NUDGEBOT_SEND_THREADS"),
+        description="Slack calls one sender makes at a time (pacing still applies).",
+    )
+    send_retry_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        validation_alias=_alias("NUDGEBOT_SEND_RETRY_SECONDS"),
+        description="First wait before retrying a temporary Slack error; doubles each time.",
+    )
+    slack_timeout_seconds: int = Field(
+        10,
+        ge=1,
+        le=60,
+        validation_alias=_alias("NUDGEBOT_SLACK_TIMEOUT_SECONDS"),
+        description="How long the sender waits for one Slack answer (then checks history).",
+    )
     respect_dnd: bool = Field(
         True,
         validation_alias=_alias("NUDGEBOT_RESPECT_DND"),
@@ -300,7 +321,7 @@ class Settings(BaseSettings):
     hook_secrets: Annotated[dict[str, SecretStr], NoDecode] = Field(
         default_factory=dict,
         validation_alias=_alias("NUDGEBOT_HOOK_SECRETS"),
-        description="Signing secrets of POST /hooks/trigger senders: source=secret,source2=secret2.",
+        description="Secrets of POST /hooks/trigger senders: source=secret,source2=secret2.",
     )
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
         "mon",
@@ -332,6 +353,36 @@ class Settings(BaseSettings):
         "auto",
         validation_alias=_alias("NUDGEBOT_LOG_FORMAT"),
         description="json, text, or auto (JSON lines unless writing to a terminal).",
+    )
+    install_mode: Literal["single", "oauth"] = Field(
+        "single",
+        validation_alias=_alias("NUDGEBOT_INSTALL_MODE"),
+        description="single: one workspace with SLACK_BOT_TOKEN; oauth: any number of "
+        "workspaces install the app at /slack/install (needs SLACK_CLIENT_ID and SECRET).",
+    )
+    slack_client_id: str | None = Field(
+        None,
+        validation_alias=_alias("SLACK_CLIENT_ID"),
+        description="Client ID from Basic Information (OAuth install mode).",
+    )
+    slack_client_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("SLACK_CLIENT_SECRET"),
+        description="Client Secret from Basic Information (OAuth install mode).",
+    )
+    slack_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_alias("SLACK_SCOPES"),
+        description="Bot scopes asked for at install (OAuth mode), comma-separated; "
+        "empty means the bot scopes of config/manifest.yml.",
+    )
+    retention_days: int = Field(
+        400,
+        ge=30,
+        le=3650,
+        validation_alias=_alias("NUDGEBOT_RETENTION_DAYS"),
+        description="Proof events and reflections older than this many days are deleted "
+        "daily; anonymous weekly counts are kept.",
     )
 
     @field_validator("slack_bot_token")
@@ -399,6 +450,20 @@ class Settings(BaseSettings):
             if not re.match(r"^[UWS][A-Z0-9]{2,}$", item):
                 raise ValueError(f"{item!r} is not a Slack user id (U…) or user group id (S…)")
         return ids
+
+    @field_validator("slack_scopes", mode="before")
+    @classmethod
+    def _scopes(cls, v: Any) -> Any:
+        scopes = _split_csv(v)
+        for item in scopes:
+            if not re.match(r"^[a-z_]+(:[a-z._]+)*$", item):
+                raise ValueError(f"{item!r} is not a Slack scope such as chat:write")
+        return scopes
+
+    @field_validator("slack_client_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("hook_secrets", "metric_hook_secrets", mode="before")
     @classmethod

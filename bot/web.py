@@ -23,6 +23,7 @@ from bot.services import HookResponse, Services
 
 log = logging.getLogger(__name__)
 
+OAUTH_PATHS = ("/slack/install", "/slack/oauth_redirect")  # Bolt's OAuth flow, OAuth mode only
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse before reading more
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -32,6 +33,7 @@ def make_wsgi_app(app: App | None, services: Services) -> WSGIApp:
     slack = SlackRequestHandler(app) if app is not None else None
     secret = services.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+    oauth = services.settings.install_mode == "oauth"
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -54,6 +56,9 @@ def make_wsgi_app(app: App | None, services: Services) -> WSGIApp:
             return _hook(services, path.removeprefix("/hooks/"), environ, length, start_response)
         if path == "/slack/events" and method == "POST" and slack and verifier:
             return _slack(slack, verifier, environ, length, start_response)
+        if path in OAUTH_PATHS and method == "GET" and slack and oauth:
+            result: Iterable[bytes] = slack(environ, start_response)
+            return result
         return _json(start_response, 404, {"error": "not found"})
 
     return wsgi
@@ -105,12 +110,23 @@ def _slack(
         signed = verifier.is_valid_request(body.decode("utf-8"), headers)
     except UnicodeDecodeError:
         return _json(start, 400, {"error": "request body is not UTF-8"})
+    except (ValueError, TypeError):
+        # slack_sdk raises on a timestamp that is not a number and on a
+        # non-ASCII signature: both are unsigned requests, not our failures.
+        signed = False
     if not signed:
         return _json(start, 401, {"error": "invalid or stale Slack signature"})
     if not _readable(body, environ.get("CONTENT_TYPE", "")):
         return _json(start, 400, {"error": "malformed request body"})
     environ["wsgi.input"] = io.BytesIO(body)
-    result: Iterable[bytes] = handler(environ, start)
+    try:
+        result: Iterable[bytes] = handler(environ, start)
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        # Bolt reads ids out of the body (team, user, channel, enterprise) before any
+        # listener runs and assumes Slack's shapes; a signed body with other shapes
+        # fails there, before a response was started.
+        log.warning("malformed Slack payload refused (%s)", type(exc).__name__)
+        return _json(start, 400, {"error": "malformed request body"})
     return result
 
 

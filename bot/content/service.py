@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.audit import service as audit
 from bot.content import models
 from bot.content.loader import Library, LoadedProgram, canonical_json, load_library
 from bot.content.schema import Program
@@ -101,6 +102,10 @@ def _sync_program(
         )
     )
     number = (highest or 0) + 1
+    audit.record(
+        session, actor=audit.SYSTEM, action=audit.Action.program_launch,
+        target=f"program:{program.id}", details={"version": number}, now=now,
+    )
     session.add(
         models.ProgramVersion(
             program_id=program.id,

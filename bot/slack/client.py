@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -10,13 +11,19 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.errors import ConfigError
+from bot.metrics import Metrics
 from bot.settings import Settings
 
 MANIFEST_HINT = "create the Slack app from config/manifest.yml (README: Create the Slack app)"
 
 
 def make_web_client(
-    settings: Settings, *, token: str | None = None, rate_limit_retries: int = 2, timeout: int = 10
+    settings: Settings,
+    *,
+    token: str | None = None,
+    rate_limit_retries: int = 2,
+    timeout: int = 10,
+    metrics: Metrics | None = None,
 ) -> WebClient:
     """A WebClient on SLACK_API_URL that retries what is worth retrying.
 
@@ -28,12 +35,15 @@ def make_web_client(
         if settings.slack_bot_token is None:
             raise ConfigError(f"SLACK_BOT_TOKEN is not set; {MANIFEST_HINT}")
         token = settings.slack_bot_token.get_secret_value()
-    handlers = [
+    handlers: list[RetryHandler] = [
         ServerErrorRetryHandler(max_retry_count=2),
         ConnectionErrorRetryHandler(max_retry_count=2),
     ]
     if rate_limit_retries:
         handlers.append(RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
+    if metrics is not None:
+        # First, so it sees (and counts) every failed attempt before a retry.
+        handlers.insert(0, metrics.slack_observer())
     return WebClient(
         token=token, base_url=settings.slack_api_url, timeout=timeout, retry_handlers=handlers
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -76,3 +78,13 @@ def test_db_commands_report_state_and_drift(
 
     down = runner.invoke(cli, ["db", "downgrade", "base"])
     assert down.exit_code == 0 and "database at base" in down.output
+
+
+def test_migrations_form_one_line_with_dated_file_names() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1, "two migrations branch from one parent: chain them"
+    for revision in script.walk_revisions():
+        name = Path(revision.path).name
+        assert re.match(r"^\d{4}_\d{2}_\d{2}_\d{4}-\w+_\w+\.py$", name), name

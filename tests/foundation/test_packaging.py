@@ -58,3 +58,18 @@ def test_the_package_declares_the_fixed_stack() -> None:
                  "pydantic-settings", "psycopg"):
         assert name in deps
     assert project["scripts"]["nudgebot"] == "bot.cli:main"
+
+
+def _readme_commands() -> list[str]:
+    quickstart = (REPO / "README.md").read_text().split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", quickstart)
+
+
+def test_readme_quickstart_is_two_commands_and_ci_runs_the_test_one() -> None:
+    commands = _readme_commands()
+    assert len(commands) == 2
+    install_and_run, run_tests = commands
+    assert install_and_run.endswith("nudgebot run")
+    assert run_tests.endswith("pytest")
+    ci = (REPO / ".ci/run").read_text()
+    assert run_tests in ci.splitlines()
