@@ -606,7 +606,11 @@ def schedule(
         rows[(r.enrollment_id, r.step_id, r.repetition)] = (r.due_at, str(r.status))
     for slot in result.slots:
         key = (slot.key.enrollment_id, slot.key.step_id, slot.key.repetition)
-        rows[key] = (slot.due_at, "moved" if slot.delivery_id else "new")
+        if slot.delivery_id is None:
+            rows[key] = (slot.due_at, "new")
+        elif key not in rows or rows[key][0] != slot.due_at:
+            # Only a planned nudge whose time the next plan tick would change is "moved".
+            rows[key] = (slot.due_at, "moved")
     return _describe(session, settings, rows)
 
 

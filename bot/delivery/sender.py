@@ -36,6 +36,7 @@ from bot.delivery.planner import person_calendar, program_calendar
 from bot.delivery.service import load_program
 from bot.errors import ConfigError
 from bot.log import log_context
+from bot.metrics import Metrics
 from bot.people.models import Person
 from bot.proof.models import NudgePreference
 from bot.proof.reinforcement import is_settled
@@ -93,16 +94,17 @@ SQLITE_LOCK = "sender"
 SQLITE_LOCK_SECONDS = 30
 
 
-def sender_client(settings: Settings) -> WebClient:
+def sender_client(settings: Settings, metrics: Metrics | None = None) -> WebClient:
     """A WebClient that never retries by itself: a retried post after a lost
-    answer would be a duplicate. The sender decides, after checking history."""
+    answer would be a duplicate. The sender decides, after checking history.
+    (The metrics observer only counts errors by method; it retries nothing.)"""
     if settings.slack_bot_token is None:
         raise ConfigError("SLACK_BOT_TOKEN is not set; the sender cannot post")
     return WebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=settings.slack_timeout_seconds,
-        retry_handlers=[],
+        retry_handlers=[metrics.slack_observer()] if metrics is not None else [],
     )
 
 
@@ -202,7 +204,7 @@ class Sender:
     ) -> None:
         self.services = services
         self.settings = services.settings
-        self.client = client or sender_client(services.settings)
+        self.client = client or sender_client(services.settings, services.metrics)
         self.owner = owner or make_owner()
         self.batch_size = batch_size
         self.pacer = pacer or Pacer(services.settings.send_rate_per_minute)
@@ -240,6 +242,8 @@ class Sender:
                 delivery_id, outcome = future.result()
                 pending.append((delivery_id, outcome))
                 setattr(stats, outcome.stat, getattr(stats, outcome.stat) + 1)
+                if outcome.stat in ("sent", "failed", "retried"):
+                    self.services.metrics.observe_send(outcome=outcome.stat)
                 if len(pending) >= RECORD_GROUP or time.monotonic() - last_flush > RECORD_EVERY:
                     self._record(pending)
                     pending, last_flush = [], time.monotonic()

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.content.service import load_program_version
 from bot.delivery.models import Enrollment
-from bot.delivery.planner import enroll_and_plan
+from bot.delivery.planner import enroll_and_plan, schedule
 from bot.delivery.sender import Sender
 from bot.delivery.service import latest_version
 from bot.digest.experiments import assign_arm
@@ -101,3 +101,16 @@ def test_enrollment_arms_are_the_experiment_arms(services: Services) -> None:
         )
     assert arms == {user: assign_arm(program, user) for user in users}
     assert {"holdout", "", "short"} == set(arms.values())
+
+
+def test_the_dry_run_calls_an_unchanged_planned_nudge_planned_not_moved(
+    services: Services,
+) -> None:
+
+    with services.session() as session:
+        store_program(session, "welcome", [step("hello", day=1, time="10:00")])
+        store_person(session, "U0ANA", tz="Europe/Sofia")
+    _enroll(services, ["U0ANA"])
+    with services.session() as session:
+        rows = schedule(session, settings=services.settings, now=services.clock.now(), days=7)
+    assert [(r.step, r.status) for r in rows] == [("hello", "planned")]

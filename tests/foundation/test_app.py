@@ -29,8 +29,13 @@ def test_every_listener_of_an_event_runs_and_a_failing_one_does_not_stop_the_res
     )
     bot.app.event("reaction_added")(lambda body, event: seen.append("last:" + body["team_id"]))
 
-    event = {"type": "reaction_added", "user": "U0A", "reaction": "tada",
-             "item": {"type": "message", "channel": "C0G", "ts": "1.1"}, "event_ts": "1.2"}
+    event = {
+        "type": "reaction_added",
+        "user": "U0A",
+        "reaction": "tada",
+        "item": {"type": "message", "channel": "C0G", "ts": "1.1"},
+        "event_ts": "1.2",
+    }
     assert bot.driver.event(event).status == 200
     assert bot.driver.event({**event, "reaction": "eyes"}).status == 200
     _wait_for(lambda: len(seen) >= 5)

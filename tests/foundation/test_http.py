@@ -57,8 +57,12 @@ def test_url_verification_echoes_the_challenge(bot: RunningBot) -> None:
 
 def _event_body(bot: RunningBot) -> bytes:
     return json.dumps(
-        {"type": "event_callback", "event_id": "Ev1", "team_id": bot.fake.team_id,
-         "event": {"type": "reaction_added", "user": "U1", "reaction": "tada"}}
+        {
+            "type": "event_callback",
+            "event_id": "Ev1",
+            "team_id": bot.fake.team_id,
+            "event": {"type": "reaction_added", "user": "U1", "reaction": "tada"},
+        }
     ).encode()
 
 
@@ -76,15 +80,22 @@ def test_requests_not_signed_by_slack_are_refused(bot: RunningBot, how: str) -> 
     elif how == "no signature":
         response = driver.raw(body, sign=False, content_type="application/json")
     elif how == "stale timestamp":
-        response = driver.raw(body, timestamp=int(time.time()) - 301, content_type="application/json")
+        response = driver.raw(
+            body, timestamp=int(time.time()) - 301, content_type="application/json"
+        )
     elif how == "future timestamp":
-        response = driver.raw(body, timestamp=int(time.time()) + 400, content_type="application/json")
+        response = driver.raw(
+            body, timestamp=int(time.time()) + 400, content_type="application/json"
+        )
     else:
         stamp = int(time.time())
         signature = driver.sign(body, stamp)
         response = driver.raw(
-            body.replace(b"tada", b"boom"), sign=False, timestamp=stamp,
-            headers={"X-Slack-Signature": signature}, content_type="application/json",
+            body.replace(b"tada", b"boom"),
+            sign=False,
+            timestamp=stamp,
+            headers={"X-Slack-Signature": signature},
+            content_type="application/json",
         )
     assert response.status == 401
     time.sleep(0.2)  # give a wrongly accepted event the time to run
@@ -114,12 +125,18 @@ def test_malformed_but_signed_bodies_get_a_4xx(
 def test_a_redelivered_event_is_processed_once(bot: RunningBot) -> None:
     seen: list[str] = []
     bot.app.event("reaction_added")(lambda event: seen.append(event["reaction"]))
-    event = {"type": "reaction_added", "user": "U0ALICE", "reaction": "tada",
-             "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.000001"},
-             "event_ts": "1.000002"}
+    event = {
+        "type": "reaction_added",
+        "user": "U0ALICE",
+        "reaction": "tada",
+        "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.000001"},
+        "event_ts": "1.000002",
+    }
     first = bot.driver.event(event, event_id="Ev0REDELIVER1")
     again = bot.driver.event(event, event_id="Ev0REDELIVER1", retry_num=1)
-    third = bot.driver.event(event, event_id="Ev0REDELIVER1", retry_num=2, retry_reason="http_error")
+    third = bot.driver.event(
+        event, event_id="Ev0REDELIVER1", retry_num=2, retry_reason="http_error"
+    )
     other = bot.driver.event(event, event_id="Ev0OTHER00002")
     assert [r.status for r in (first, again, third, other)] == [200, 200, 200, 200]
     deadline = time.monotonic() + 5
@@ -133,7 +150,9 @@ def test_unknown_paths_and_oversized_bodies_are_refused(bot: RunningBot) -> None
     assert _get(f"{bot.url}/nope")[0] == 404
     big = b"x" * (1024 * 1024 + 1)
     request = urllib.request.Request(
-        f"{bot.url}/slack/events", data=big, method="POST",
+        f"{bot.url}/slack/events",
+        data=big,
+        method="POST",
         headers={"Content-Type": "application/json"},
     )
     with pytest.raises(urllib.error.HTTPError) as err:

@@ -46,7 +46,8 @@ def test_tokens_are_masked_whoever_logs_them(captured: io.StringIO) -> None:
     assert "SECRET" not in output
     lines = _lines(captured)
     assert [line["message"] for line in lines[:2]] == [
-        "auth with xoxb-[redacted] failed", "app token xapp-[redacted]"
+        "auth with xoxb-[redacted] failed",
+        "app token xapp-[redacted]",
     ]
     assert "bad token xoxp-[redacted]" in str(lines[2]["error"])
 

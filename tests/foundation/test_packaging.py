@@ -54,8 +54,15 @@ def test_env_example_and_default_toml_use_real_settings() -> None:
 def test_the_package_declares_the_fixed_stack() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     deps = " ".join(project["dependencies"]).lower()
-    for name in ("slack-bolt", "slack-sdk", "apscheduler>=3.11,<3.12", "sqlalchemy", "alembic",
-                 "pydantic-settings", "psycopg"):
+    for name in (
+        "slack-bolt",
+        "slack-sdk",
+        "apscheduler>=3.11,<3.12",
+        "sqlalchemy",
+        "alembic",
+        "pydantic-settings",
+        "psycopg",
+    ):
         assert name in deps
     assert project["scripts"]["nudgebot"] == "bot.cli:main"
 

@@ -65,7 +65,10 @@ class BotProcess:
 def running(fake_slack: FakeSlack, db_url: str) -> Iterator[BotProcess]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port", "0"],
-        cwd=REPO, env=_env(fake_slack, db_url), stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env=_env(fake_slack, db_url),
+        stderr=subprocess.PIPE,
+        text=True,
     )
     bot = BotProcess(proc)
     yield bot
@@ -98,7 +101,11 @@ def test_run_migrates_serves_slack_over_http_and_stops_on_sigterm(
 def _run_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "run", "--port", "0"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -41,10 +41,12 @@ def test_defaults_match_the_design(workdir: Path) -> None:
     assert not s.socket_mode
 
 
-def test_environment_beats_dotenv_beats_toml(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_beats_dotenv_beats_toml(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (workdir / "config/nudgebot.toml").write_text(
         'NUDGEBOT_WEEKLY_CAP = 3\nNUDGEBOT_WORKING_HOURS = "08:00-16:00"\n'
-        'NUDGEBOT_PRIVACY_MIN_GROUP = 7\n'
+        "NUDGEBOT_PRIVACY_MIN_GROUP = 7\n"
     )
     (workdir / ".env").write_text("NUDGEBOT_WEEKLY_CAP=4\nNUDGEBOT_WORKING_HOURS=10:00-18:00\n")
     monkeypatch.setenv("NUDGEBOT_WEEKLY_CAP", "9")
@@ -100,7 +102,7 @@ def test_toml_errors_name_file_and_line(workdir: Path) -> None:
 
 
 def test_toml_syntax_error_names_the_line(workdir: Path) -> None:
-    (workdir / "config/nudgebot.toml").write_text('NUDGEBOT_WEEKLY_CAP = 3\nNUDGEBOT_PORT = = 1\n')
+    (workdir / "config/nudgebot.toml").write_text("NUDGEBOT_WEEKLY_CAP = 3\nNUDGEBOT_PORT = = 1\n")
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert str(err.value).startswith("config/nudgebot.toml:2:")
@@ -131,7 +133,11 @@ def test_cli_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "NUDGEBOT_WORKING_HOURS": "whenever", "HOME": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "db", "current"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

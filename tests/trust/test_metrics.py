@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from datetime import timedelta
 
@@ -158,3 +159,45 @@ def test_slack_errors_are_counted_by_method_from_the_client(
         got[("nudgebot_slack_errors_total", (("error", "http_503"), ("method", "users.list")))] == 1
     )
     assert sum(v for (name, _), v in got.items() if name == "nudgebot_slack_errors_total") == 3
+
+
+def test_a_scenario_run_shows_in_metrics(bot: RunningBot) -> None:
+    """Send real nudges through the fake, click one, run a tick: the series move."""
+    from bot.delivery.planner import enroll_and_plan
+    from bot.delivery.sender import Sender
+    from tests.delivery.conftest import step, store_person, store_program
+
+    services = bot.services
+    with services.session() as session:
+        store_program(session, "welcome", [step("hello", day=0)])
+        for user in ("U0ANA", "U0BEN"):
+            bot.fake.add_user(user, name=user.lower())
+            store_person(session, user)
+        enroll_and_plan(
+            session,
+            settings=services.settings,
+            now=services.clock.now(),
+            program_id="welcome",
+            user_ids=["U0ANA", "U0BEN"],
+            starts_at=services.clock.now(),
+            enrolled_by="t",
+            source="t",
+        )
+    bot.fake.inject("chat.postMessage", "ok_false", error="channel_not_found", times=1)
+    Sender(services).send_due()
+    services.metrics.timed("delivery-send", lambda: None)()
+    bot.driver.event({"type": "app_home_opened", "user": "U0ANA", "tab": "home"})
+    deadline = time.monotonic() + 10
+    while bot.fake.home_view("U0ANA") is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # Home renders after the ack; let it finish before the fake stops
+
+    with urllib.request.urlopen(f"{bot.url}/metrics", timeout=5) as response:
+        got = _samples(response.read().decode())
+    assert got[("nudgebot_sends_total", (("outcome", "sent"),))] == 1
+    assert got[("nudgebot_sends_total", (("outcome", "failed"),))] == 1
+    assert got[("nudgebot_deliveries", (("status", "sent"),))] == 1
+    assert got[("nudgebot_deliveries", (("status", "failed"),))] == 1
+    errors = (("error", "channel_not_found"), ("method", "chat.postMessage"))
+    assert got[("nudgebot_slack_errors_total", errors)] == 1
+    assert got[("nudgebot_tick_seconds_count", (("tick", "delivery-send"),))] == 1
+    assert got[("nudgebot_ack_seconds_count", ())] >= 1
