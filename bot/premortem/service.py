@@ -9,16 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.delivery.calendar import Calendar, calendar, zone
+from bot.delivery.planner import person_calendar
 from bot.errors import PermissionDenied, UserError
 from bot.people.models import Person
+from bot.people.service import valid_zone
 from bot.premortem.models import (
     FollowUp,
     FollowUpKind,
@@ -31,7 +31,7 @@ from bot.premortem.models import (
     RiskStatus,
     Vote,
 )
-from bot.settings import Settings, TimeWindow, parse_weekdays
+from bot.settings import Settings
 
 # Risks per vote-board message: 40 sections + a header + an actions row stay under
 # Slack's 50 blocks per message, so a thread of 300 risks becomes 8 board messages.
@@ -651,102 +651,50 @@ def set_prevention_status(
 # -- follow-up times ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """When a person may be nudged: their zone, hours and days."""
-
-    timezone: str
-    hours: TimeWindow
-    days: tuple[int, ...]
-    country: str | None = None  # ISO code from the org import: its public holidays are off
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def is_open(self, day: date) -> bool:
-        return day.weekday() in self.days and not _is_holiday(self.country, day)
-
-
-@lru_cache(maxsize=256)
-def _holidays(country: str, year: int) -> Any:
-    try:
-        return holidays.country_holidays(country, years=year)
-    except NotImplementedError:
-        return {}  # an unknown country has no holidays rather than no working days
-
-
-def _is_holiday(country: str | None, day: date) -> bool:
-    return bool(country) and day in _holidays(str(country).upper(), day.year)
-
-
-def _zone_or(name: str | None, fallback: str) -> str:
-    if name:
-        try:
-            ZoneInfo(name)
-            return name
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return fallback
+# A follow-up lands on the owner's working calendar: the delivery engine's, so
+# zone, hours, days and public holidays mean the same thing for every nudge.
 
 
 def schedule_for(
     session: Session, *, user_id: str, settings: Settings, slack_tz: str | None = None
-) -> Schedule:
-    """The people directory wins (override, then profile), then Slack's tz, then the default."""
+) -> Calendar:
+    """The owner's calendar from the directory; for someone not in it yet, Slack's
+    zone (or the default) with the global working hours and days."""
     person = session.scalar(select(Person).where(Person.slack_user_id == user_id))
-    tz = None
-    hours, days = settings.working_hours, settings.working_days
     if person is not None:
-        tz = person.tz_override or person.tz
-        try:
-            if person.working_hours:
-                hours = TimeWindow.parse(person.working_hours)
-            if person.working_days:
-                days = parse_weekdays(person.working_days)
-        except ValueError:
-            pass  # a malformed override falls back to the global window
-    zone = _zone_or(tz, _zone_or(slack_tz, settings.default_timezone))
-    return Schedule(zone, hours, tuple(days), person.country if person else None)
+        return person_calendar(person, settings)
+    tz = slack_tz if valid_zone(slack_tz) else settings.default_timezone
+    return calendar(zone(str(tz)), settings.working_hours, settings.working_days, None)
 
 
-def followup_due_at(*, schedule: Schedule, target: date, now: datetime) -> datetime:
+def followup_due_at(*, schedule: Calendar, target: date, now: datetime) -> datetime:
     """The one place that turns "nudge on this local day" into a UTC moment.
 
     The start of working hours on the latest working day on or before `target`; if that
-    has passed, the next moment inside working hours from now. To be replaced by the
-    delivery engine's planner (holidays, weekly cap) once it offers one for ad-hoc DMs.
+    has passed, the next moment inside working hours from now.
     """
     day = target
     for _ in range(14):
-        if schedule.is_open(day):
+        if schedule.is_open_day(day):
             break
         day -= timedelta(days=1)
-    moment = datetime.combine(day, schedule.hours.start, tzinfo=schedule.zone)
-    if moment >= now:
-        return moment.astimezone(UTC)
+    start, _end = schedule.bounds(day)
+    if start >= now:
+        return start
     return next_allowed(schedule=schedule, now=now)
 
 
-def next_allowed(*, schedule: Schedule, now: datetime) -> datetime:
-    local = now.astimezone(schedule.zone)
-    for offset in range(15):
-        day = local.date() + timedelta(days=offset)
-        if not schedule.is_open(day):
-            continue
-        start = datetime.combine(day, schedule.hours.start, tzinfo=schedule.zone)
-        end = datetime.combine(day, schedule.hours.end, tzinfo=schedule.zone)
-        if local < start:
-            return start.astimezone(UTC)
-        if local < end:
-            return now.astimezone(UTC)
-    return now.astimezone(UTC)  # no working day at all: never hold a follow-up forever
+def next_allowed(*, schedule: Calendar, now: datetime) -> datetime:
+    try:
+        return schedule.next_open(now)[0]
+    except ValueError:
+        return now.astimezone(UTC)  # no working day at all: never hold a follow-up forever
 
 
-def working_days_before(day: date, count: int, schedule: Schedule) -> date:
+def working_days_before(day: date, count: int, schedule: Calendar) -> date:
     while count > 0:
         day -= timedelta(days=1)
-        if schedule.is_open(day):
+        if schedule.is_open_day(day):
             count -= 1
     return day
 
@@ -770,7 +718,7 @@ def plan_owner_nudge(
     session: Session,
     *,
     prevention: Prevention,
-    schedule: Schedule,
+    schedule: Calendar,
     settings: Settings,
     now: datetime,
 ) -> FollowUp:
@@ -784,19 +732,19 @@ def plan_owner_nudge(
         prevention_id=prevention.id,
         kind=FollowUpKind.owner_nudge,
         recipient_id=prevention.owner_id,
-        timezone=schedule.timezone,
+        timezone=schedule.tz.key,
         due_at=followup_due_at(schedule=schedule, target=target, now=now),
     )
 
 
 def plan_review(
-    session: Session, *, premortem: Premortem, schedule: Schedule, settings: Settings, now: datetime
+    session: Session, *, premortem: Premortem, schedule: Calendar, settings: Settings, now: datetime
 ) -> FollowUp:
-    local_today = now.astimezone(schedule.zone).date()
+    local_today = schedule.local_date(now)
     target = local_today + timedelta(weeks=settings.premortem_review_weeks)
     # The review lands on the first working day on or after the date, not before it.
     for _ in range(14):
-        if schedule.is_open(target):
+        if schedule.is_open_day(target):
             break
         target += timedelta(days=1)
     due = followup_due_at(schedule=schedule, target=target, now=now)
@@ -808,7 +756,7 @@ def plan_review(
         prevention_id=None,
         kind=FollowUpKind.review,
         recipient_id=premortem.facilitator_id,
-        timezone=schedule.timezone,
+        timezone=schedule.tz.key,
         due_at=due,
     )
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy.orm import Session
 
+from bot.delivery.calendar import Calendar, calendar, zone
 from bot.errors import PermissionDenied, UserError
 from bot.people.models import Person
 from bot.premortem import service
@@ -17,8 +18,8 @@ from tests.conftest import make_settings
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday
 
 
-def _schedule(tz: str = "Europe/Sofia") -> service.Schedule:
-    return service.Schedule(tz, TimeWindow(time(9, 0), time(17, 30)), (0, 1, 2, 3, 4))
+def _schedule(tz: str = "Europe/Sofia", country: str | None = None) -> Calendar:
+    return calendar(zone(tz), TimeWindow(time(9, 0), time(17, 30)), (0, 1, 2, 3, 4), country)
 
 
 def test_command_options_and_errors() -> None:
@@ -52,8 +53,7 @@ def test_nudge_lands_at_the_start_of_local_working_hours() -> None:
 
 def test_public_holidays_of_the_owners_country_are_skipped() -> None:
     # Christmas week in Bulgaria: 24-26 Dec are public holidays.
-    schedule = service.Schedule("Europe/Sofia", TimeWindow(time(9, 0), time(17, 30)),
-                                (0, 1, 2, 3, 4), "BG")  # fmt: skip
+    schedule = _schedule("Europe/Sofia", "BG")
     target = service.working_days_before(date(2026, 12, 28), 1, schedule)
     assert target == date(2026, 12, 23)
     due = service.followup_due_at(schedule=schedule, target=date(2026, 12, 25), now=NOW)
@@ -90,13 +90,13 @@ def test_schedule_prefers_the_directory_then_slack_then_the_default(session: Ses
     )  # fmt: skip
     session.flush()
     mine = service.schedule_for(session, user_id="U0OVR", settings=settings, slack_tz="UTC")
-    assert (mine.timezone, str(mine.hours), mine.days) == ("Europe/Lisbon", "10:00-16:00", (0, 1))
+    assert (mine.tz.key, str(mine.window), mine.days) == ("Europe/Lisbon", "10:00-16:00", (0, 1))
     slack = service.schedule_for(session, user_id="U0NEW", settings=settings, slack_tz="Asia/Tokyo")
-    assert slack.timezone == "Asia/Tokyo"
+    assert slack.tz.key == "Asia/Tokyo"
     default = service.schedule_for(
         session, user_id="U0NEW", settings=settings, slack_tz="Nowhere/X"
     )
-    assert default.timezone == "Europe/Berlin"
+    assert default.tz.key == "Europe/Berlin"
 
 
 def _finished(session: Session, settings: Settings) -> int:
