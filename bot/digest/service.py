@@ -6,12 +6,9 @@ Plain functions on a session; Slack I/O lives in listeners.py.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import webhooks
 from bot.content.models import Program as ProgramRow
 from bot.digest import blocks
 from bot.digest.models import DigestKind, DigestSend, MetricObservation, PrivacyChoice
@@ -29,7 +27,6 @@ from bot.errors import UserError
 from bot.people.models import Person
 from bot.settings import Settings
 
-SIGNATURE_WINDOW = timedelta(minutes=5)
 # A claim older than this whose send never finished is taken over (the process died).
 STALE_CLAIM = timedelta(minutes=15)
 CSV_COLUMNS = ("program", "value", "date", "team")
@@ -180,34 +177,18 @@ def list_metric(session: Session, *, program_id: str) -> list[MetricObservation]
 # -- The signed metric webhook ------------------------------------------------------------------
 
 
-class BadSignature(Exception):
-    """The request is not from a known source, or not signed by it, or too old."""
-
-
-def metric_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """`v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}` (Slack's scheme, our secret)."""
-    mac = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256)
-    return "v0=" + mac.hexdigest()
+BadSignature = webhooks.BadSignature
+metric_signature = webhooks.signature
 
 
 def verify_metric_request(
     *, body: bytes, headers: dict[str, str], settings: Settings, now: datetime
 ) -> str:
     """The source's name when the request is signed by it within 5 minutes."""
-    source = headers.get("x-nudgebot-source", "")
-    secret = settings.metric_hook_secrets.get(source)
-    timestamp = headers.get("x-nudgebot-timestamp", "")
-    signature = headers.get("x-nudgebot-signature", "")
-    if secret is None:
-        raise BadSignature("unknown source; set NUDGEBOT_METRIC_HOOK_SECRETS")
-    if not re.fullmatch(r"\d{1,12}", timestamp):
-        raise BadSignature("missing or malformed X-Nudgebot-Timestamp")
-    if abs(now.timestamp() - int(timestamp)) > SIGNATURE_WINDOW.total_seconds():
-        raise BadSignature("timestamp more than 5 minutes off; check the sender's clock")
-    expected = metric_signature(secret.get_secret_value(), timestamp, body)
-    if not hmac.compare_digest(expected, signature):
-        raise BadSignature("signature does not match")
-    return source
+    return webhooks.verify(
+        settings.metric_hook_secrets, headers, body,
+        now=now.timestamp(), setting="NUDGEBOT_METRIC_HOOK_SECRETS",
+    )
 
 
 def parse_metric_payload(body: bytes, *, today: date) -> tuple[str, float, date, str]:
