@@ -140,6 +140,7 @@ def run(services: Services, *, host: str, port: int) -> None:
     def stop(signum: int, _frame: FrameType | None) -> None:
         if not stopping.is_set():
             stopping.set()
+            services.stopping.set()  # the sender stops claiming and hands its claims back
             log.info("signal %s: shutting down", signal.Signals(signum).name)
             server.close()
 

@@ -6,6 +6,7 @@ is no module-level App, engine or session anywhere in `bot/`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ class Services:
     metrics: Metrics
     _client: WebClient | None = None
     hooks: dict[str, HookHandler] = field(default_factory=dict)
+    # Set on SIGTERM: long-running work (the sender) checks it and hands its claims back.
+    stopping: threading.Event = field(default_factory=threading.Event)
     ticks: list[Tick] = field(default_factory=list)
 
     @classmethod

@@ -136,12 +136,47 @@ def _readable(body: bytes, content_type: str) -> bool:
     try:
         text = body.decode("utf-8")
         if content_type.startswith("application/json"):
-            return isinstance(json.loads(text), dict)
+            return _slack_shaped(json.loads(text))
         form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
         payload = form.get("payload")
-        return payload is None or isinstance(json.loads(payload[0]), dict)
+        return payload is None or _slack_shaped(json.loads(payload[0]))
     except (UnicodeDecodeError, ValueError):
         return False
+
+
+# Fields Bolt reads ids from before any listener runs, assuming Slack's shapes.
+_OBJECTS = ("view", "container", "message", "event", "state", "item", "previous_message")
+_IDS = ("team", "user", "channel", "enterprise")
+_LISTS = ("actions", "authorizations")
+
+
+def _slack_shaped(data: object, depth: int = 0) -> bool:
+    """A JSON object whose id-bearing fields have the types Slack sends."""
+    if not isinstance(data, dict):
+        return False
+    for key in _OBJECTS:
+        value = data.get(key)
+        if value is not None and not (isinstance(value, dict) and _nested_ok(value, depth)):
+            return False
+    for key in _IDS:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str | dict):
+            return False
+        if isinstance(value, dict) and not all(
+            isinstance(v, str | bool | None) for k, v in value.items() if k in ("id", "team_id")
+        ):
+            return False
+    for key in _LISTS:
+        value = data.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(item, dict) for item in value)
+        ):
+            return False
+    return all(isinstance(data.get(k), str | None) for k in ("type", "callback_id", "event_id"))
+
+
+def _nested_ok(value: dict[str, Any], depth: int) -> bool:
+    return depth >= 2 or _slack_shaped(value, depth + 1)
 
 
 _REASONS = {

@@ -48,6 +48,8 @@ def verify(
         raise BadSignature("missing or malformed X-Nudgebot-Timestamp")
     if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
         raise BadSignature("timestamp more than 5 minutes off; check the sender's clock")
-    if not hmac.compare_digest(signature(secret.get_secret_value(), timestamp, body), given):
+    expected = signature(secret.get_secret_value(), timestamp, body).encode()
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a header can hold any.
+    if not hmac.compare_digest(expected, given.encode("utf-8", "surrogateescape")):
         raise BadSignature("signature does not match")
     return source

@@ -40,14 +40,17 @@ class Pacer:
             self._paused_until = max(self._paused_until, self._monotonic() + seconds)
             self._tokens = 0.0
 
-    def wait_turn(self, channel: str) -> None:
-        """Block until one message to `channel` fits the budget, then take it."""
+    def wait_turn(self, channel: str, *, stop: threading.Event | None = None) -> bool:
+        """Block until one message to `channel` fits the budget, then take it.
+        False (nothing taken) when `stop` is set first: the process is shutting down."""
         while True:
+            if stop is not None and stop.is_set():
+                return False
             with self._lock:
                 delay = self._delay(channel)
                 if delay <= 0:
                     self._take(channel)
-                    return
+                    return True
             self._sleep(min(delay, 0.5))
 
     def _delay(self, channel: str) -> float:

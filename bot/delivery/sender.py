@@ -220,7 +220,7 @@ class Sender:
         """Claim and send due rows until none are left or `max_seconds` passed."""
         stats = SendStats()
         started = time.monotonic()
-        while time.monotonic() - started < max_seconds:
+        while time.monotonic() - started < max_seconds and not self.services.stopping.is_set():
             self.hold_lock()
             batch = self.send_batch()
             stats.add(batch)
@@ -391,6 +391,9 @@ class Sender:
 
     def _try(self, item: _Claimed) -> _Outcome:
         d, person = item.delivery, item.person
+        if self.services.stopping.is_set():
+            # Shutting down: hand the claim back untouched (not an attempt) for the next sender.
+            return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
         reason = _not_wanted(item)
         if reason is not None:
             return reason
@@ -410,9 +413,10 @@ class Sender:
                 log.info("delivery %s was already posted; recorded without posting again", d.id)
                 return _Outcome(DeliveryStatus.sent, channel=channel, ts=found, stat="reconciled")
         message = self._render(item)
-        if not self._lease_left(d):
+        if not self._lease_left(d) or not self.pacer.wait_turn(
+            channel, stop=self.services.stopping
+        ):
             return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
-        self.pacer.wait_turn(channel)
         response = call_slack(
             lambda: self.client.chat_postMessage(
                 channel=channel,

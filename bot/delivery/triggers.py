@@ -179,8 +179,9 @@ def _payload_problem(payload: Any) -> str | None:
         return "expected a JSON object"
     if not isinstance(payload.get("trigger"), str):
         return "trigger: required, the trigger id named in the program file"
-    if not isinstance(payload.get("user"), str) and not isinstance(payload.get("email"), str):
-        return "user or email: required, who the nudge is for"
+    user, email = payload.get("user"), payload.get("email")
+    if not (isinstance(user, str) and user) and not (isinstance(email, str) and email):
+        return "user or email: required (non-empty), who the nudge is for"
     for key in ("program", "event_id"):
         if key in payload and not isinstance(payload[key], str):
             return f"{key}: must be a string"

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
+from bot import webhooks
 from bot.content.service import load_program_version
 from bot.delivery.models import Enrollment
 from bot.delivery.planner import enroll_and_plan, schedule
@@ -14,6 +22,7 @@ from bot.digest.models import PrivacyChoice
 from bot.people.models import Person
 from bot.proof.models import NudgePreference
 from bot.services import Services
+from tests.conftest import RunningBot
 from tests.delivery.conftest import step, store_person, store_program
 from tests.fakeslack import FakeSlack
 
@@ -114,3 +123,36 @@ def test_the_dry_run_calls_an_unchanged_planned_nudge_planned_not_moved(
     with services.session() as session:
         rows = schedule(session, settings=services.settings, now=services.clock.now(), days=7)
     assert [(r.step, r.status) for r in rows] == [("hello", "planned")]
+
+
+@pytest.mark.parametrize(
+    ("payload", "signature_header"),
+    [
+        ({"trigger": "deal-moved", "user": ""}, None),
+        ({"trigger": "deal-moved", "user": "U0ANA"}, "v0=ünïcode-not-hex"),
+    ],
+)
+def test_hostile_trigger_hooks_get_a_4xx_not_a_5xx(
+    bot: RunningBot, payload: dict[str, str], signature_header: str | None
+) -> None:
+    settings = bot.services.settings.model_copy(
+        update={"hook_secrets": {"crm": SecretStr("crm-secret")}}
+    )
+    bot.services.settings = settings
+    raw = json.dumps(payload).encode()
+    ts = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Nudgebot-Source": "crm",
+        "X-Nudgebot-Timestamp": ts,
+        "X-Nudgebot-Signature": signature_header or webhooks.signature("crm-secret", ts, raw),
+    }
+    request = urllib.request.Request(
+        f"{bot.url}/hooks/trigger",
+        data=raw,
+        method="POST",
+        headers={k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()},
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=10)
+    assert err.value.code in (400, 401)
