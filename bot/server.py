@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -20,13 +19,12 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import update
 from waitress.server import create_server
 
 from bot import migrate
 from bot.app import NudgebotApp, build_app
 from bot.content.service import load_and_sync
-from bot.delivery.models import Delivery, DeliveryStatus
+from bot.delivery.sender import release_process_leases
 from bot.errors import ConfigError
 from bot.services import Services
 from bot.slack.client import MANIFEST_HINT
@@ -96,21 +94,6 @@ def make_scheduler(
     return scheduler
 
 
-def release_own_leases(services: Services) -> int:
-    """Hand the nudges this process claimed back to `planned` at once, so another
-    replica takes them now instead of after the lease. Their attempt stays on record,
-    so whoever sends next first looks for them in the DM history: none twice."""
-    mine = f"{socket.gethostname()[:60]}:{os.getpid()}:%"  # bot.delivery.sender.make_owner
-    with services.session() as session:
-        result = session.execute(
-            update(Delivery)
-            .where(Delivery.status == DeliveryStatus.sending, Delivery.lease_owner.like(mine))
-            .values(status=DeliveryStatus.planned, lease_owner=None, lease_until=None),
-            execution_options={"synchronize_session": False},
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-
 def run(services: Services, *, host: str, port: int) -> None:
     settings = services.settings
     if settings.install_mode == "oauth":
@@ -176,7 +159,7 @@ def run(services: Services, *, host: str, port: int) -> None:
 def _abandon_ticks(services: Services) -> None:
     """A tick (a long send batch) outlived the grace period: release what this process
     holds and leave without waiting for it, as a crash would but with no lease left."""
-    released = release_own_leases(services)
+    released = release_process_leases(services)
     log.warning(
         "ticks still running after %.0f s; released %d claimed nudge(s) and stopping",
         SHUTDOWN_GRACE_SECONDS,

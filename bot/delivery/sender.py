@@ -108,8 +108,29 @@ def sender_client(settings: Settings, metrics: Metrics | None = None) -> WebClie
     )
 
 
+def _process_prefix() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:"
+
+
 def make_owner() -> str:
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return _process_prefix() + uuid.uuid4().hex[:8]
+
+
+def release_process_leases(services: Services) -> int:
+    """Hand every nudge this process's senders claimed back to `planned` at once, so
+    another replica takes it now instead of after the lease. The attempt stays on
+    record, so whoever sends next first looks in the DM history: none twice."""
+    with services.session() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.status == DeliveryStatus.sending,
+                Delivery.lease_owner.startswith(_process_prefix(), autoescape=True),
+            )
+            .values(status=DeliveryStatus.planned, lease_owner=None, lease_until=None),
+            execution_options={"synchronize_session": False},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class SlackFailure(Exception):

@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -13,9 +14,9 @@ from sqlalchemy import select
 
 from bot import webhooks
 from bot.content.service import load_program_version
-from bot.delivery.models import Enrollment
+from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.delivery.planner import enroll_and_plan, schedule
-from bot.delivery.sender import Sender
+from bot.delivery.sender import Sender, make_owner, release_process_leases
 from bot.delivery.service import latest_version
 from bot.digest.experiments import assign_arm
 from bot.digest.models import PrivacyChoice
@@ -156,3 +157,26 @@ def test_hostile_trigger_hooks_get_a_4xx_not_a_5xx(
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=10)
     assert err.value.code in (400, 401)
+
+
+def test_releasing_this_process_leases_leaves_other_replicas_claims_alone(
+    services: Services, fake_slack: FakeSlack
+) -> None:
+    with services.session() as session:
+        store_program(session, "welcome", [step("hello", day=0)])
+        for user in ("U0ANA", "U0BEN"):
+            store_person(session, user)
+    _enroll(services, ["U0ANA", "U0BEN"])
+    lease = services.clock.now() + timedelta(minutes=5)
+    owners = [make_owner(), "other-host:1:abcd1234"]
+    with services.session() as session:
+        rows = list(session.scalars(select(Delivery).order_by(Delivery.id)))
+        for row, owner in zip(rows, owners, strict=True):
+            row.status, row.lease_owner, row.lease_until = DeliveryStatus.sending, owner, lease
+    assert release_process_leases(services) == 1
+    with services.session() as session:
+        got = [
+            (d.status, d.lease_owner)
+            for d in session.scalars(select(Delivery).order_by(Delivery.id))
+        ]
+    assert got == [(DeliveryStatus.planned, None), (DeliveryStatus.sending, owners[1])]
