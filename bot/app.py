@@ -6,8 +6,9 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, Args, BoltRequest, BoltResponse
@@ -32,6 +33,50 @@ FEATURES = (
     "bot.audit",
     "bot.governance",
 )
+
+
+class ListenerPool(ThreadPoolExecutor):
+    """Bolt's listener executor, knowing how much work is still running after its acks.
+
+    `wait_idle` lets shutdown and tests wait for the work a request started (the
+    Slack I/O after the state is saved) instead of guessing with sleeps.
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
+        self._busy = 0
+        self._changed = threading.Condition()
+
+    @property
+    def busy(self) -> int:
+        with self._changed:
+            return self._busy
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._changed:
+            self._busy += 1
+
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._done()
+
+        try:
+            return super().submit(run)
+        except BaseException:
+            self._done()
+            raise
+
+    def _done(self) -> None:
+        with self._changed:
+            self._busy -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no listener is running or queued; False if `timeout` seconds pass first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._busy == 0, timeout)
 
 
 class NudgebotApp(App):
@@ -122,7 +167,7 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
         # `nudgebot run` checks the token itself, with a message a person can act on.
         token_verification_enabled=False,
         # Acks return at once; the work runs here, so a slow listener never holds an ack.
-        listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),
+        listener_executor=ListenerPool(max_workers=32),
         logger=logging.getLogger("slack_bolt.App"),
     )
     app.use(services.metrics.bolt_middleware())

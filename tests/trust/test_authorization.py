@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from bot.app import NudgebotApp, build_app
+from bot.app import ListenerPool, NudgebotApp, build_app
 from bot.cli import cli
 from bot.delivery import triggers
 from bot.delivery.models import Enrollment
@@ -701,7 +701,10 @@ def test_every_cell_of_the_authorization_table(bot: RunningBot) -> None:
 
 
 def settled(ctx: Ctx) -> dict[str, list[tuple[str, ...]]]:
-    """The database once the work after the last ack is over (two equal looks in a row)."""
+    """The database once the work after the last ack is over: no listener running,
+    then two equal looks in a row."""
+    pool = ctx.bot.app.listener_runner.listener_executor
+    assert isinstance(pool, ListenerPool) and pool.wait_idle(10), "a listener never finished"
     last = snapshot(ctx)
     for _ in range(50):
         time.sleep(0.05)
