@@ -947,3 +947,88 @@ def test_stop_is_prompt_and_leaves_no_threads() -> None:
     assert not [t for t in threading.enumerate() if t.name == "fakeslack"]
     with pytest.raises(RuntimeError):
         _ = server.base_url
+
+
+# -- several teams, oauth.v2.access and token rotation ------------------------------
+
+
+def test_teams_keep_their_own_users_channels_and_dms(fake: FakeSlack) -> None:
+    other = fake.add_team("T0OTHER", team_name="Other Co")
+    other.add_user("U0ALICE", name="alice-at-other", tz="Asia/Tokyo")
+    other.add_token("xoxb-other", user_id=other.bot_user_id, bot_id=other.bot_id)
+
+    mine = client_for(fake)
+    theirs = WebClient(base_url=fake.base_url, token="xoxb-other", retry_handlers=[])
+    assert theirs.auth_test()["team_id"] == "T0OTHER"
+    assert mine.users_info(user="U0ALICE")["user"]["tz"] == "Europe/Sofia"
+    assert theirs.users_info(user="U0ALICE")["user"]["tz"] == "Asia/Tokyo"
+    with pytest.raises(SlackApiError, match="user_not_found"):
+        theirs.users_info(user="U0BOB")  # Bob is in the first team only
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        theirs.chat_postMessage(channel="C0GENERAL", text="not here")
+
+    theirs.chat_postMessage(channel="U0ALICE", text="hello from Other Co")
+    assert [m["text"] for m in other.dm_messages("U0ALICE")] == ["hello from Other Co"]
+    assert fake.dm_messages("U0ALICE") == []  # same user id, other workspace: nothing
+    assert fake.token_team("xoxb-other") == "T0OTHER"
+    assert sorted(fake.team_ids) == ["T0OTHER", "T0TEST"]
+
+
+def test_oauth_code_exchange_and_refresh_rotate_the_bot_token(
+    timed_fake: FakeSlack, manual_clock: ManualClock
+) -> None:
+    timed_fake.set_oauth_app("111.222", "s3cret", expires_in=3600, scopes="chat:write")
+    team = timed_fake.add_team("T0NEW")
+    code = team.authorize("T0NEW", user_id="U0ADMIN")
+    anon = WebClient(base_url=timed_fake.base_url, retry_handlers=[])
+
+    with pytest.raises(SlackApiError, match="bad_client_secret"):
+        anon.oauth_v2_access(client_id="111.222", client_secret="wrong", code=code)
+    first = anon.oauth_v2_access(client_id="111.222", client_secret="s3cret", code=code)
+    assert (first["team"]["id"], first["authed_user"]["id"], first["token_type"]) == (
+        "T0NEW", "U0ADMIN", "bot",
+    )  # fmt: skip
+    assert first["expires_in"] == 3600 and first["access_token"].startswith("xoxe.xoxb-")
+    with pytest.raises(SlackApiError, match="invalid_code"):  # a code works once
+        anon.oauth_v2_access(client_id="111.222", client_secret="s3cret", code=code)
+
+    token = first["access_token"]
+    bot = WebClient(base_url=timed_fake.base_url, token=token, retry_handlers=[])
+    assert bot.auth_test()["team_id"] == "T0NEW"
+
+    second = anon.oauth_v2_access(
+        client_id="111.222", client_secret="s3cret",
+        grant_type="refresh_token", refresh_token=first["refresh_token"],
+    )  # fmt: skip
+    assert second["access_token"] != token and second["refresh_token"] != first["refresh_token"]
+    assert timed_fake.tokens_of("T0NEW") == [token, second["access_token"]]
+    with pytest.raises(SlackApiError, match="invalid_refresh_token"):  # used up
+        anon.oauth_v2_access(
+            client_id="111.222", client_secret="s3cret",
+            grant_type="refresh_token", refresh_token=first["refresh_token"],
+        )  # fmt: skip
+
+    manual_clock.advance(3600)
+    with pytest.raises(SlackApiError, match="token_expired"):
+        bot.auth_test()
+    timed_fake.expire_token(second["access_token"])
+    with pytest.raises(SlackApiError, match="token_expired"):
+        WebClient(
+            base_url=timed_fake.base_url, token=second["access_token"], retry_handlers=[]
+        ).auth_test()
+
+
+def test_a_code_expires_after_ten_minutes(timed_fake: FakeSlack, manual_clock: ManualClock) -> None:
+    timed_fake.set_oauth_app("111.222", "s3cret", token_rotation=False)
+    code = timed_fake.authorize("T0TEST", user_id="U0ALICE")
+    manual_clock.advance(601)
+    anon = WebClient(base_url=timed_fake.base_url, retry_handlers=[])
+    with pytest.raises(SlackApiError, match="invalid_code"):
+        anon.oauth_v2_access(client_id="111.222", client_secret="s3cret", code=code)
+    fresh = anon.oauth_v2_access(
+        client_id="111.222",
+        client_secret="s3cret",
+        code=timed_fake.authorize("T0TEST", user_id="U0ALICE"),
+    )
+    # Without rotation: a plain, non-expiring bot token and no refresh token.
+    assert fresh["access_token"].startswith("xoxb-") and "refresh_token" not in fresh

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from bot.content.models import Program as ProgramRow
@@ -17,7 +17,7 @@ from bot.content.schema import localise
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.digest.experiments import HOLDOUT, MAIN, Comparison, Rate, arm_label, compare
 from bot.digest.models import MetricObservation
-from bot.digest.programs import TOP_REASONS, not_relevant_reasons
+from bot.digest.programs import TOP_REASONS, not_relevant_reasons, of_workspace
 from bot.digest.team import ACTED_KINDS, program_content
 from bot.digest.weeks import anchor_day, week_index, weeks_before
 from bot.errors import UserError
@@ -117,14 +117,20 @@ class ImpactBrief:
 
 
 def impact_brief(
-    session: Session, *, program_id: str, now: datetime, settings: Settings
+    session: Session,
+    *,
+    program_id: str,
+    now: datetime,
+    settings: Settings,
+    workspace_id: str | None = None,
 ) -> ImpactBrief:
+    """`workspace_id` (OAuth mode): that workspace's people and KPI values only."""
     row = session.get(ProgramRow, program_id)
     content = program_content(session, program_id)
     if row is None or content is None:
         raise UserError(f"no program {program_id!r}; see `nudgebot content list`")
     metric = content.metric
-    current = _current_metric(session, program_id)
+    current = _current_metric(session, program_id, workspace_id)
     brief = ImpactBrief(
         program_id=program_id,
         title=localise(content.title, None),
@@ -140,22 +146,38 @@ def impact_brief(
         by=metric.by,
         min_group=settings.privacy_min_group,
     )
-    brief.weeks = _weekly(session, program_id, now, settings)
-    _experiment(session, brief, settings)
+    brief.weeks = _weekly(session, program_id, now, settings, workspace_id)
+    _experiment(session, brief, settings, workspace_id)
     enrolled = session.scalar(
-        select(func.count()).where(Enrollment.program_id == program_id, Enrollment.arm != HOLDOUT)
+        select(func.count()).where(
+            Enrollment.program_id == program_id,
+            Enrollment.arm != HOLDOUT,
+            of_workspace(Enrollment.person_id, workspace_id),
+        )
     )
     if int(enrolled or 0) >= settings.privacy_min_group:
-        brief.reasons = not_relevant_reasons(session, program_id=program_id, limit=TOP_REASONS)
+        brief.reasons = not_relevant_reasons(
+            session, program_id=program_id, limit=TOP_REASONS, workspace_id=workspace_id
+        )
     brief.next_steps = next_steps(brief)
     return brief
 
 
-def _current_metric(session: Session, program_id: str) -> tuple[date, float] | None:
+def _metric_of(workspace_id: str | None) -> Any:
+    if workspace_id is None:
+        return true()
+    return MetricObservation.workspace_id == workspace_id
+
+
+def _current_metric(
+    session: Session, program_id: str, workspace_id: str | None = None
+) -> tuple[date, float] | None:
     """The newest company-wide value (team ""): the mean of that day's sources."""
     newest = session.scalar(
         select(func.max(MetricObservation.observed_on)).where(
-            MetricObservation.program_id == program_id, MetricObservation.team == ""
+            MetricObservation.program_id == program_id,
+            MetricObservation.team == "",
+            _metric_of(workspace_id),
         )
     )
     if newest is None:
@@ -165,13 +187,18 @@ def _current_metric(session: Session, program_id: str) -> tuple[date, float] | N
             MetricObservation.program_id == program_id,
             MetricObservation.team == "",
             MetricObservation.observed_on == newest,
+            _metric_of(workspace_id),
         )
     ).all()
     return newest, sum(values) / len(values)
 
 
 def _weekly(
-    session: Session, program_id: str, now: datetime, settings: Settings
+    session: Session,
+    program_id: str,
+    now: datetime,
+    settings: Settings,
+    workspace_id: str | None = None,
 ) -> list[WeekPoint]:
     # Leadership reads company weeks: Monday-based, in UTC, ending with the last full week.
     anchor = anchor_day(now, zone=UTC_ZONE, weekday=0)
@@ -189,6 +216,7 @@ def _weekly(
             Delivery.status == DeliveryStatus.sent,
             Delivery.sent_at >= weeks[0].start,
             Delivery.sent_at < weeks[-1].end,
+            of_workspace(Delivery.person_id, workspace_id),
         )
     ).all()
     sent = [0] * len(weeks)
@@ -207,6 +235,7 @@ def _weekly(
             MetricObservation.team == "",
             MetricObservation.observed_on >= weeks[0].first_day,
             MetricObservation.observed_on < anchor,
+            _metric_of(workspace_id),
         )
     ):
         metric[(day - weeks[0].first_day).days // 7].append(value)
@@ -224,7 +253,9 @@ def _weekly(
     ]
 
 
-def _experiment(session: Session, brief: ImpactBrief, settings: Settings) -> None:
+def _experiment(
+    session: Session, brief: ImpactBrief, settings: Settings, workspace_id: str | None = None
+) -> None:
     acted = (
         select(ProofEvent.id)
         .where(ProofEvent.delivery_id == Delivery.id, ProofEvent.kind.in_(ACTED_KINDS))
@@ -233,7 +264,11 @@ def _experiment(session: Session, brief: ImpactBrief, settings: Settings) -> Non
     rows = session.execute(
         select(Enrollment.arm, Delivery.person_id, acted)
         .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-        .where(Enrollment.program_id == brief.program_id, Delivery.status == DeliveryStatus.sent)
+        .where(
+            Enrollment.program_id == brief.program_id,
+            Delivery.status == DeliveryStatus.sent,
+            of_workspace(Delivery.person_id, workspace_id),
+        )
     ).all()
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     people: dict[str, set[int]] = defaultdict(set)
@@ -251,7 +286,9 @@ def _experiment(session: Session, brief: ImpactBrief, settings: Settings) -> Non
     brief.holdout_people = int(
         session.scalar(
             select(func.count()).where(
-                Enrollment.program_id == brief.program_id, Enrollment.arm == HOLDOUT
+                Enrollment.program_id == brief.program_id,
+                Enrollment.arm == HOLDOUT,
+                of_workspace(Enrollment.person_id, workspace_id),
             )
         )
         or 0

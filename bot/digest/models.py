@@ -22,11 +22,13 @@ class MetricObservation(Base):
 
     __tablename__ = "metric_observations"
     __table_args__ = (
-        UniqueConstraint("program_id", "observed_on", "team", "source"),
+        UniqueConstraint("program_id", "workspace_id", "observed_on", "team", "source"),
         Index("ix_metric_observations_program_day", "program_id", "observed_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The Slack team the value is about ("" with a single workspace).
+    workspace_id: Mapped[str] = mapped_column(String(32), default="")
     program_id: Mapped[str] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
     observed_on: Mapped[date]
     # "" is the whole company; a team name narrows the value to that team.
@@ -46,9 +48,10 @@ class DigestSend(Base):
     """A weekly digest claimed or sent: at most one per reader, kind and week."""
 
     __tablename__ = "digest_sends"
-    __table_args__ = (UniqueConstraint("kind", "recipient_user_id", "week_start"),)
+    __table_args__ = (UniqueConstraint("kind", "workspace_id", "recipient_user_id", "week_start"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), default="")
     kind: Mapped[DigestKind] = mapped_column(
         Enum(DigestKind, native_enum=False, length=16, validate_strings=True)
     )

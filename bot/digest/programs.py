@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from bot.content.models import Program as ProgramRow
@@ -16,6 +17,7 @@ from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.digest.experiments import HOLDOUT
 from bot.digest.team import ACTED_KINDS, program_content, step_label
 from bot.digest.weeks import Week
+from bot.people.models import Person
 from bot.proof.models import ProofEvent
 from bot.settings import Settings
 
@@ -74,11 +76,24 @@ class LDDigest:
     overdue: list[OverduePrevention] | None = None
 
 
-def not_relevant_reasons(session: Session, *, program_id: str, limit: int) -> list[tuple[str, int]]:
+def of_workspace(person_id: Any, workspace_id: str | None) -> Any:
+    """A condition keeping rows of people in `workspace_id` (None: everyone)."""
+    if workspace_id is None:
+        return true()
+    return person_id.in_(select(Person.id).where(Person.workspace_id == workspace_id))
+
+
+def not_relevant_reasons(
+    session: Session, *, program_id: str, limit: int, workspace_id: str | None = None
+) -> list[tuple[str, int]]:
     """The chosen reasons (the button value), counted; never who chose them, never free text."""
     rows = session.execute(
         select(ProofEvent.value, func.count())
-        .where(ProofEvent.program_id == program_id, ProofEvent.kind == "not_relevant")
+        .where(
+            ProofEvent.program_id == program_id,
+            ProofEvent.kind == "not_relevant",
+            of_workspace(ProofEvent.person_id, workspace_id),
+        )
         .group_by(ProofEvent.value)
     )
     counts: Counter[str] = Counter()
@@ -87,7 +102,9 @@ def not_relevant_reasons(session: Session, *, program_id: str, limit: int) -> li
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
-def _funnel(session: Session, program_id: str, locale: str | None) -> list[StepFunnel]:
+def _funnel(
+    session: Session, program_id: str, locale: str | None, workspace_id: str | None = None
+) -> list[StepFunnel]:
     content = program_content(session, program_id)
     acted = (
         select(ProofEvent.delivery_id)
@@ -97,7 +114,11 @@ def _funnel(session: Session, program_id: str, locale: str | None) -> list[StepF
     base = (
         select(Delivery.step_id, func.count(func.distinct(Delivery.person_id)))
         .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-        .where(Enrollment.program_id == program_id, Delivery.status == DeliveryStatus.sent)
+        .where(
+            Enrollment.program_id == program_id,
+            Delivery.status == DeliveryStatus.sent,
+            of_workspace(Delivery.person_id, workspace_id),
+        )
         .group_by(Delivery.step_id)
     )
     reached = {step: int(n) for step, n in session.execute(base)}
@@ -110,12 +131,22 @@ def _funnel(session: Session, program_id: str, locale: str | None) -> list[StepF
 
 
 def program_adoption(
-    session: Session, *, program_id: str, week: Week, settings: Settings, locale: str | None = None
+    session: Session,
+    *,
+    program_id: str,
+    week: Week,
+    settings: Settings,
+    locale: str | None = None,
+    workspace_id: str | None = None,
 ) -> ProgramAdoption:
     content = program_content(session, program_id)
     title = localise(content.title, locale) if content else program_id
     enrolled = session.scalar(
-        select(func.count()).where(Enrollment.program_id == program_id, Enrollment.arm != HOLDOUT)
+        select(func.count()).where(
+            Enrollment.program_id == program_id,
+            Enrollment.arm != HOLDOUT,
+            of_workspace(Enrollment.person_id, workspace_id),
+        )
     )
     week_rows = session.execute(
         select(Delivery.person_id, Delivery.id)
@@ -125,6 +156,7 @@ def program_adoption(
             Delivery.status == DeliveryStatus.sent,
             Delivery.sent_at >= week.start,
             Delivery.sent_at < week.end,
+            of_workspace(Delivery.person_id, workspace_id),
         )
     ).all()
     acted_ids = _acted_delivery_ids(session, [d for _, d in week_rows])
@@ -139,10 +171,12 @@ def program_adoption(
         acted_last_week=0 if too_few else len(acted_people),
         funnel=[]
         if too_few
-        else _small_counts_hidden(_funnel(session, program_id, locale), settings),
+        else _small_counts_hidden(_funnel(session, program_id, locale, workspace_id), settings),
         reasons=[]
         if too_few
-        else not_relevant_reasons(session, program_id=program_id, limit=TOP_REASONS),
+        else not_relevant_reasons(
+            session, program_id=program_id, limit=TOP_REASONS, workspace_id=workspace_id
+        ),
         too_few=too_few,
     )
 
@@ -169,21 +203,32 @@ def _acted_delivery_ids(session: Session, delivery_ids: list[int]) -> set[int]:
     return found
 
 
-def intake_top(session: Session, *, now: datetime, limit: int = TOP_INTAKE) -> list[IntakeItem]:
+def intake_top(
+    session: Session, *, now: datetime, limit: int = TOP_INTAKE, workspace_id: str | None = None
+) -> list[IntakeItem]:
     from bot.intake import service as intake  # a sibling slice: read through its service
 
     return [
         IntakeItem(r.request.id, _short(r.request.goal, 120), round(r.score.impact, 1))
-        for r in intake.ranked(session, now=now)[:limit]
+        for r in intake.ranked(session, now=now, workspace_id=workspace_id)[:limit]
     ]
 
 
-def overdue_preventions(session: Session, *, now: datetime) -> list[OverduePrevention]:
-    from bot.premortem.models import Prevention, PreventionStatus
+def overdue_preventions(
+    session: Session, *, now: datetime, workspace_id: str | None = None
+) -> list[OverduePrevention]:
+    from bot.premortem.models import Premortem, Prevention, PreventionStatus
 
+    mine = (
+        Prevention.premortem_id.in_(
+            select(Premortem.id).where(Premortem.workspace_id == workspace_id)
+        )
+        if workspace_id is not None
+        else true()
+    )
     rows = session.scalars(
         select(Prevention)
-        .where(Prevention.status == PreventionStatus.open, Prevention.due_date < now.date())
+        .where(Prevention.status == PreventionStatus.open, Prevention.due_date < now.date(), mine)
         .order_by(Prevention.due_date, Prevention.id)
         .limit(10)
     )
@@ -198,14 +243,29 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def ld_digest(session: Session, *, week: Week, now: datetime, settings: Settings) -> LDDigest:
+def ld_digest(
+    session: Session,
+    *,
+    week: Week,
+    now: datetime,
+    settings: Settings,
+    workspace_id: str | None = None,
+) -> LDDigest:
+    """`workspace_id` (OAuth mode): the figures, requests and preventions of that
+    workspace only; None: the whole database (a single workspace)."""
     digest = LDDigest(week, settings.privacy_min_group)
     for program_id in session.scalars(
         select(ProgramRow.id).where(ProgramRow.active.is_(True)).order_by(ProgramRow.id)
     ):
         digest.programs.append(
-            program_adoption(session, program_id=program_id, week=week, settings=settings)
+            program_adoption(
+                session,
+                program_id=program_id,
+                week=week,
+                settings=settings,
+                workspace_id=workspace_id,
+            )
         )
-    digest.intake = intake_top(session, now=now)
-    digest.overdue = overdue_preventions(session, now=now)
+    digest.intake = intake_top(session, now=now, workspace_id=workspace_id)
+    digest.overdue = overdue_preventions(session, now=now, workspace_id=workspace_id)
     return digest

@@ -101,20 +101,42 @@ class ManagerDigest:
         return self.team_size < self.min_group
 
 
-def reader(session: Session, user_id: str, settings: Settings) -> tuple[ZoneInfo, str | None]:
-    """The reader's time zone and locale (defaults when they are not in the directory)."""
-    person = session.scalar(select(Person).where(Person.slack_user_id == user_id).limit(1))
+def reader(
+    session: Session, user_id: str, settings: Settings, *, workspace_id: str | None = None
+) -> tuple[ZoneInfo, str | None]:
+    """The reader's time zone and locale (defaults when they are not in the directory).
+    `workspace_id` (OAuth mode): the reader's workspace; None: the one directory."""
+    query = select(Person).where(Person.slack_user_id == user_id)
+    if workspace_id is not None:
+        query = query.where(Person.workspace_id == workspace_id)
+    person = session.scalar(query.limit(1))
     if person is None:
         return ZoneInfo(settings.default_timezone), None
     return ZoneInfo(effective_tz(person, settings.default_timezone)), person.locale
 
 
-def reader_zone(session: Session, user_id: str, settings: Settings) -> ZoneInfo:
-    return reader(session, user_id, settings)[0]
+def reader_zone(
+    session: Session, user_id: str, settings: Settings, *, workspace_id: str | None = None
+) -> ZoneInfo:
+    return reader(session, user_id, settings, workspace_id=workspace_id)[0]
 
 
-def team_members(session: Session, *, manager_user_id: str) -> list[Person]:
-    """Direct reports. Filtering by the manager's workspace lets ix_people_manager serve it."""
+def team_members(
+    session: Session, *, manager_user_id: str, workspace_id: str | None = None
+) -> list[Person]:
+    """Direct reports. Filtering by the manager's workspace lets ix_people_manager serve it.
+    `workspace_id` (OAuth mode): only that workspace's people, never a namesake's team."""
+    if workspace_id is not None:
+        return list(
+            session.scalars(
+                select(Person).where(
+                    Person.workspace_id == workspace_id,
+                    Person.manager_slack_user_id == manager_user_id,
+                    Person.is_deleted.is_(False),
+                    Person.is_bot.is_(False),
+                )
+            )
+        )
     workspaces = select(Person.workspace_id).where(Person.slack_user_id == manager_user_id)
     query = select(Person).where(
         Person.manager_slack_user_id == manager_user_id,
@@ -163,13 +185,18 @@ def program_content(session: Session, program_id: str) -> Program | None:
 
 
 def manager_digest(
-    session: Session, *, manager_user_id: str, now: datetime, settings: Settings
+    session: Session,
+    *,
+    manager_user_id: str,
+    now: datetime,
+    settings: Settings,
+    workspace_id: str | None = None,
 ) -> ManagerDigest:
-    zone, locale = reader(session, manager_user_id, settings)
+    zone, locale = reader(session, manager_user_id, settings, workspace_id=workspace_id)
     anchor = anchor_day(now, zone=zone, weekday=digest_weekday(settings))
     weeks = weeks_before(anchor, SPARK_WEEKS, zone=zone)
     k = settings.privacy_min_group
-    members = team_members(session, manager_user_id=manager_user_id)
+    members = team_members(session, manager_user_id=manager_user_id, workspace_id=workspace_id)
     nudges = sent_nudges(
         session, person_ids=[m.id for m in members], start=weeks[0].start, end=weeks[-1].end
     )

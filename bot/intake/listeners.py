@@ -19,6 +19,7 @@ from bot.intake import blocks, service
 from bot.intake.form import validate
 from bot.intake.models import DecisionAction, IntakeRequest, RequestStatus
 from bot.services import Services
+from bot.slack import install
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +63,28 @@ class IntakeListeners:
         ack()
         text = command.get("text") or ""
         user = command["user_id"]
+        scope = install.request_scope(self.services, command)
         if text.strip().lower() in ("list", "ls"):
-            self._portfolio(client, user, command["trigger_id"], respond)
+            self._portfolio(client, user, command["trigger_id"], respond, scope)
             return
         # Open the form before anything slow: the trigger_id lives 3 seconds.
         answers = {"goal": text.strip()} if text.strip() else {}
         opened = client.views_open(
             trigger_id=command["trigger_id"], view=blocks.form_view(answers=answers)
         )
-        self._restore_draft(client, user, opened.get("view") or {}, answers)
+        self._restore_draft(client, user, opened.get("view") or {}, answers, scope)
 
     def _restore_draft(
-        self, client: WebClient, user: str, view: dict[str, Any], typed: dict[str, str]
+        self,
+        client: WebClient,
+        user: str,
+        view: dict[str, Any],
+        typed: dict[str, str],
+        scope: str | None = None,
     ) -> None:
         try:
             with self.services.session() as session:
-                draft = service.get_draft(session, user_id=user)
+                draft = service.get_draft(session, user_id=user, workspace_id=install.stored(scope))
                 if draft is None:
                     return
                 answers = {**draft.answers, **typed}
@@ -103,16 +110,18 @@ class IntakeListeners:
             ),
         )
 
-    def _portfolio(self, client: WebClient, user: str, trigger_id: str, respond: Any) -> None:
+    def _portfolio(
+        self, client: WebClient, user: str, trigger_id: str, respond: Any, scope: str | None
+    ) -> None:
         with self.services.session() as session:
-            if not self.services.leads.is_ld_lead(session, user):
+            if not self.services.leads.is_ld_lead(session, user, workspace_id=scope):
                 respond(
                     text="`/intake list` shows the L&amp;D portfolio and is for L&amp;D leads. "
                     "To ask for training, type `/intake`.",
                     response_type="ephemeral",
                 )
                 return
-            rows = service.ranked(session, now=self.services.clock.now())
+            rows = service.ranked(session, now=self.services.clock.now(), workspace_id=scope)
         client.views_open(
             trigger_id=trigger_id, view=blocks.portfolio_view([(r.request, r.score) for r in rows])
         )
@@ -123,6 +132,7 @@ class IntakeListeners:
         self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         user = body["user"]["id"]
+        scope = install.request_scope(self.services, body)
         answers = blocks.read_form(view)
         reply = answers.pop("reply", None)
         request_id = blocks.form_request_id(view)
@@ -139,6 +149,7 @@ class IntakeListeners:
                     now=self.services.clock.now(),
                     request_id=request_id,
                     reply=reply,
+                    workspace_id=scope,
                 )
         except service.InvalidAnswers as exc:
             ack(response_action="errors", errors=exc.errors)
@@ -151,14 +162,20 @@ class IntakeListeners:
             log.error(
                 "intake: saving a request failed (%s); the form stays open", type(exc).__name__
             )
-            self._keep_draft(user, answers, request_id)
+            self._keep_draft(user, answers, request_id, scope)
             ack(response_action="errors", errors={"goal": SAVE_FAILED})
             return
         ack()
         log.info("intake: request %s %s", request.id, "resubmitted" if request_id else "submitted")
         self._after_submit(client, request, reply=reply, edited=request_id is not None)
 
-    def _keep_draft(self, user: str, answers: dict[str, str], request_id: int | None) -> None:
+    def _keep_draft(
+        self,
+        user: str,
+        answers: dict[str, str],
+        request_id: int | None,
+        scope: str | None = None,
+    ) -> None:
         try:
             with self.services.session() as session:
                 service.save_draft(
@@ -167,6 +184,7 @@ class IntakeListeners:
                     answers=answers,
                     now=self.services.clock.now(),
                     request_id=request_id,
+                    workspace_id=install.stored(scope),
                 )
         except SQLAlchemyError:
             log.warning("intake: the draft could not be saved either; it stays in the open form")
@@ -176,7 +194,12 @@ class IntakeListeners:
         answers = blocks.read_form(view)
         answers.pop("reply", None)
         if any(value.strip() for value in answers.values()):
-            self._keep_draft(body["user"]["id"], answers, blocks.form_request_id(view))
+            self._keep_draft(
+                body["user"]["id"],
+                answers,
+                blocks.form_request_id(view),
+                install.request_scope(self.services, body),
+            )
 
     def _after_submit(
         self, client: WebClient, request: IntakeRequest, *, reply: str | None, edited: bool
@@ -251,9 +274,12 @@ class IntakeListeners:
         with self.services.session() as session:
             waiting = service.unposted(session)
         for request in waiting:
-            if self._post_triage(self.services.client, request):
+            client = install.client_for(self.services, request.workspace_id)
+            if client is None:
+                continue  # the app was uninstalled from that workspace
+            if self._post_triage(client, request):
                 self._dm(
-                    self.services.client,
+                    client,
                     request.requester_slack_user_id,
                     f"Your training request *#{request.id}* is now in the L&amp;D triage queue.",
                 )
@@ -273,9 +299,12 @@ class IntakeListeners:
         kind = CLICKS[action["action_id"]]
         request_id = int(action["value"])
         channel = (body.get("channel") or {}).get("id")
+        scope = install.request_scope(self.services, body)
         with self.services.session() as session:
-            is_lead = self.services.leads.is_ld_lead(session, user)
+            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
             request = session.get(IntakeRequest, request_id)
+            if request is not None and not service.in_workspace(request, scope):
+                request = None
         if not is_lead:
             log.info("intake: %s refused for a non-lead on request %s", kind.value, request_id)
             self._ephemeral(client, channel, user, NOT_A_LEAD, respond)
@@ -304,6 +333,7 @@ class IntakeListeners:
             note=None,
             channel=channel,
             respond=respond,
+            scope=scope,
         )
 
     def submit_note(
@@ -316,8 +346,9 @@ class IntakeListeners:
             ack(response_action="errors", errors={"note": "This form is out of date; close it."})
             return
         request_id, kind = meta
+        scope = install.request_scope(self.services, body)
         with self.services.session() as session:
-            is_lead = self.services.leads.is_ld_lead(session, user)
+            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
         if not is_lead:
             ack(response_action="errors", errors={"note": NOT_A_LEAD.replace("&amp;", "&")})
             return
@@ -331,7 +362,15 @@ class IntakeListeners:
             )
             return
         ack()
-        self._decide(client, request_id=request_id, kind=kind, user=user, note=note, channel=None)
+        self._decide(
+            client,
+            request_id=request_id,
+            kind=kind,
+            user=user,
+            note=note,
+            channel=None,
+            scope=scope,
+        )
 
     def _decide(
         self,
@@ -343,6 +382,7 @@ class IntakeListeners:
         note: str | None,
         channel: str | None,
         respond: Any = None,
+        scope: str | None = None,
     ) -> None:
         try:
             with self.services.session() as session:
@@ -351,9 +391,10 @@ class IntakeListeners:
                     request_id=request_id,
                     action=kind,
                     actor_id=user,
-                    actor_is_lead=self.services.leads.is_ld_lead(session, user),
+                    actor_is_lead=self.services.leads.is_ld_lead(session, user, workspace_id=scope),
                     now=self.services.clock.now(),
                     note=note,
+                    workspace_id=scope,
                 )
         except (PermissionDenied, UserError) as exc:
             self._ephemeral(client, channel, user, f"Nothing changed: {exc}.", respond)
@@ -401,9 +442,14 @@ class IntakeListeners:
         ack()
         user = body["user"]["id"]
         request_id = int(action["value"])
+        scope = install.request_scope(self.services, body)
         with self.services.session() as session:
             request = session.get(IntakeRequest, request_id)
-            mine = request is not None and request.requester_slack_user_id == user
+            mine = (
+                request is not None
+                and request.requester_slack_user_id == user
+                and service.in_workspace(request, scope)
+            )
             status = request.status if request else None
         if request is None or not mine:
             self._dm(client, user, "Only the person who sent this request can edit it.")

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, utcnow
@@ -40,9 +40,14 @@ class IntakeRequest(Base):
     """One training request. The five answers are stored exactly as typed."""
 
     __tablename__ = "intake_requests"
-    __table_args__ = (Index("ix_intake_requests_status", "status"),)
+    __table_args__ = (
+        Index("ix_intake_requests_status", "status"),
+        Index("ix_intake_requests_workspace_status", "workspace_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The Slack team the request came from ("" with a single workspace).
+    workspace_id: Mapped[str] = mapped_column(String(32), default="")
     requester_slack_user_id: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus), default=RequestStatus.open)
     goal: Mapped[str] = mapped_column(Text)
@@ -87,9 +92,11 @@ class IntakeDraft(Base):
     or the save failed after submit). One per person; the next /intake restores it."""
 
     __tablename__ = "intake_drafts"
+    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slack_user_id: Mapped[str] = mapped_column(String(32), unique=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), default="")
+    slack_user_id: Mapped[str] = mapped_column(String(32))
     # Set when the draft edits an existing request (answering a question).
     request_id: Mapped[int | None] = mapped_column(
         ForeignKey("intake_requests.id", ondelete="CASCADE")

@@ -66,18 +66,27 @@ def submit(
     now: datetime,
     request_id: int | None = None,
     reply: str | None = None,
+    workspace_id: str | None = None,
 ) -> IntakeRequest:
-    """A new request, or the requester's edit of one that needs info. Drops their draft."""
+    """A new request, or the requester's edit of one that needs info. Drops their draft.
+    `workspace_id` (OAuth mode): the requester's workspace; None with a single one."""
     errors = validate({k: v for k, v in answers.items() if isinstance(v, str)})
     if errors:
         raise InvalidAnswers(errors)
     values = _clean(answers)
     if request_id is None:
-        request = IntakeRequest(requester_slack_user_id=user_id, created_at=now, updated_at=now)
+        request = IntakeRequest(
+            requester_slack_user_id=user_id,
+            workspace_id=workspace_id or "",
+            created_at=now,
+            updated_at=now,
+        )
         session.add(request)
         action = DecisionAction.submitted
     else:
-        request = _editable(session, request_id=request_id, user_id=user_id)
+        request = _editable(
+            session, request_id=request_id, user_id=user_id, workspace_id=workspace_id
+        )
         request.status = RequestStatus.claimed if request.claimed_by else RequestStatus.open
         request.question = None
         request.updated_at = now
@@ -87,12 +96,14 @@ def submit(
     session.flush()
     note = reply if reply and reply.strip() else None
     _record(session, request, action, actor=user_id, note=note, now=now)
-    drop_draft(session, user_id=user_id)
+    drop_draft(session, user_id=user_id, workspace_id=workspace_id or "")
     return request
 
 
-def _editable(session: Session, *, request_id: int, user_id: str) -> IntakeRequest:
-    request = get_request(session, request_id)
+def _editable(
+    session: Session, *, request_id: int, user_id: str, workspace_id: str | None
+) -> IntakeRequest:
+    request = get_request(session, request_id, workspace_id=workspace_id)
     if request.requester_slack_user_id != user_id:
         raise PermissionDenied(f"request #{request_id} is someone else's; only they can edit it")
     if request.status not in OPEN_STATUSES:
@@ -100,11 +111,18 @@ def _editable(session: Session, *, request_id: int, user_id: str) -> IntakeReque
     return request
 
 
-def get_request(session: Session, request_id: int) -> IntakeRequest:
+def get_request(
+    session: Session, request_id: int, *, workspace_id: str | None = None
+) -> IntakeRequest:
+    """The request; another workspace's request (OAuth mode) does not exist for the caller."""
     request = session.get(IntakeRequest, request_id)
-    if request is None:
+    if request is None or not in_workspace(request, workspace_id):
         raise UserError(f"there is no training request #{request_id}")
     return request
+
+
+def in_workspace(request: IntakeRequest, workspace_id: str | None) -> bool:
+    return workspace_id is None or request.workspace_id == workspace_id
 
 
 def decide(
@@ -116,8 +134,11 @@ def decide(
     actor_is_lead: bool,
     now: datetime,
     note: str | None = None,
+    workspace_id: str | None = None,
 ) -> IntakeRequest:
-    """An L&D lead's triage decision. Refused for anyone else and for closed requests."""
+    """An L&D lead's triage decision. Refused for anyone else and for closed requests.
+    `workspace_id` (OAuth mode): the lead's workspace; other workspaces' requests
+    are not found."""
     if not actor_is_lead:
         raise PermissionDenied(
             "only L&D leads can triage training requests (ask to be added to NUDGEBOT_LD_LEADS)"
@@ -127,7 +148,7 @@ def decide(
     request = session.scalars(
         select(IntakeRequest).where(IntakeRequest.id == request_id).with_for_update()
     ).one_or_none()
-    if request is None:
+    if request is None or not in_workspace(request, workspace_id):
         raise UserError(f"there is no training request #{request_id}")
     if request.status not in OPEN_STATUSES:
         who = f" by <@{request.decided_by}>" if request.decided_by else ""
@@ -140,6 +161,7 @@ def decide(
     audit.record(
         session, actor=actor_id, action=audit.Action.intake_decide,
         target=f"intake:{request.id}", details={"decision": action.value}, now=now,
+        workspace_id=request.workspace_id,
     )
     return request
 
@@ -215,9 +237,18 @@ def unposted(session: Session) -> list[IntakeRequest]:
     )
 
 
-def ranked(session: Session, *, now: datetime, include_closed: bool = False) -> list[Ranked]:
-    """The portfolio, highest impact first (ties: oldest first)."""
+def ranked(
+    session: Session,
+    *,
+    now: datetime,
+    include_closed: bool = False,
+    workspace_id: str | None = None,
+) -> list[Ranked]:
+    """The portfolio, highest impact first (ties: oldest first); one workspace's
+    requests when `workspace_id` is given (OAuth mode)."""
     query = select(IntakeRequest).order_by(IntakeRequest.id)
+    if workspace_id is not None:
+        query = query.where(IntakeRequest.workspace_id == workspace_id)
     if not include_closed:
         query = query.where(IntakeRequest.status.in_(OPEN_STATUSES))
     today = now.date()
@@ -243,23 +274,30 @@ def save_draft(
     answers: dict[str, Any],
     now: datetime,
     request_id: int | None = None,
+    workspace_id: str = "",
 ) -> None:
-    """Keep what someone typed (one draft per person, the newest wins)."""
+    """Keep what someone typed (one draft per person and workspace, the newest wins)."""
     kept = {k: v for k, v in answers.items() if isinstance(v, str) and v}
-    draft = session.scalars(select(IntakeDraft).where(IntakeDraft.slack_user_id == user_id)).first()
+    draft = get_draft(session, user_id=user_id, workspace_id=workspace_id)
     if draft is None:
-        draft = IntakeDraft(slack_user_id=user_id, answers=kept, updated_at=now)
+        draft = IntakeDraft(
+            slack_user_id=user_id, workspace_id=workspace_id, answers=kept, updated_at=now
+        )
         session.add(draft)
     draft.answers = kept
     draft.request_id = request_id
     draft.updated_at = now
 
 
-def get_draft(session: Session, *, user_id: str) -> IntakeDraft | None:
-    return session.scalars(select(IntakeDraft).where(IntakeDraft.slack_user_id == user_id)).first()
+def get_draft(session: Session, *, user_id: str, workspace_id: str = "") -> IntakeDraft | None:
+    return session.scalars(
+        select(IntakeDraft).where(
+            IntakeDraft.workspace_id == workspace_id, IntakeDraft.slack_user_id == user_id
+        )
+    ).first()
 
 
-def drop_draft(session: Session, *, user_id: str) -> None:
-    draft = get_draft(session, user_id=user_id)
+def drop_draft(session: Session, *, user_id: str, workspace_id: str = "") -> None:
+    draft = get_draft(session, user_id=user_id, workspace_id=workspace_id)
     if draft is not None:
         session.delete(draft)

@@ -9,6 +9,7 @@ import click
 from bot.errors import UserError
 from bot.people import directory, service
 from bot.runtime import Runtime, pass_runtime
+from bot.slack import install
 
 
 @click.group()
@@ -21,12 +22,15 @@ def people() -> None:
 def sync(runtime: Runtime) -> None:
     """Read every Slack user (time zone, locale, deactivated, bot) into the directory."""
     services = runtime.migrated_services()
-    users = list(directory.slack_users(services.client))
-    with services.session() as session:
-        result = service.apply_slack_users(session, users=users)
-    click.echo(
-        f"synced {result.seen} people ({result.created} new, {result.deactivated} deactivated)"
-    )
+    for team, client in install.sync_targets(services):
+        users = list(directory.slack_users(client))
+        with services.session() as session:
+            result = service.apply_slack_users(session, users=users, workspace_id=team)
+        where = f"{team}: " if team is not None else ""
+        click.echo(
+            f"{where}synced {result.seen} people ({result.created} new, "
+            f"{result.deactivated} deactivated)"
+        )
 
 
 @click.group()
@@ -36,14 +40,25 @@ def org() -> None:
 
 @org.command(name="import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--workspace",
+    help="The Slack team id (T…) the CSV describes; required with NUDGEBOT_INSTALL_MODE=oauth.",
+)
 @pass_runtime
-def import_(runtime: Runtime, file: Path) -> None:
+def import_(runtime: Runtime, file: Path, workspace: str | None) -> None:
     """Import an org CSV (columns: slack_user_id,email,name,manager_slack_user_id,
     team,country,timezone,start_date,role). Bad rows are reported by line and
     skipped; the good rows are kept. Exit status 1 when any row was skipped."""
     services = runtime.migrated_services()
+    oauth = services.settings.install_mode == "oauth"
+    if oauth and not workspace:
+        raise UserError(
+            "several workspaces share this database (NUDGEBOT_INSTALL_MODE=oauth): "
+            "say which one the CSV describes with --workspace T…"
+        )
+    scope = install.workspace_scope(services.settings, workspace) if oauth else None
     with services.session() as session:
-        result = service.import_org_csv(session, path=file)
+        result = service.import_org_csv(session, path=file, workspace_id=scope)
     for error in result.errors:
         click.echo(error, err=True)
     click.echo(

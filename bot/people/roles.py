@@ -50,15 +50,39 @@ class LeadDirectory:
             self._cache = (time.monotonic(), frozenset(members))
             return self._cache[1]
 
-    def is_ld_lead(self, session: Session, user_id: str) -> bool:
-        if user_id in self.configured_leads():
-            return True
-        role = session.scalar(select(Person.role).where(Person.slack_user_id == user_id))
-        return role == Role.ld_lead
+    def is_ld_lead(
+        self, session: Session, user_id: str, *, workspace_id: str | None = None
+    ) -> bool:
+        """NUDGEBOT_LD_LEADS, or the ld_lead role in the directory.
+
+        `workspace_id` (OAuth mode: the request's team) limits the answer to that
+        workspace: only a person of its directory can be its lead, so a lead of one
+        workspace is nobody in another even under the same Slack user id. There a
+        user id listed in NUDGEBOT_LD_LEADS counts for the workspaces that person is
+        in; user groups are not resolved (they need one workspace's token).
+        None (single mode) looks at the one directory as a whole."""
+        if workspace_id is None:
+            if user_id in self.configured_leads():
+                return True
+            role = session.scalar(select(Person.role).where(Person.slack_user_id == user_id))
+            return role == Role.ld_lead
+        role = session.scalar(
+            select(Person.role).where(
+                Person.slack_user_id == user_id,
+                Person.workspace_id == workspace_id,
+                Person.is_deleted.is_(False),
+            )
+        )
+        if role is None:
+            return False
+        return role == Role.ld_lead or user_id in self._users
 
 
-def is_manager_of(session: Session, manager_id: str, person_id: str) -> bool:
-    managed = session.scalar(
-        select(Person.manager_slack_user_id).where(Person.slack_user_id == person_id)
-    )
-    return managed is not None and managed == manager_id
+def is_manager_of(
+    session: Session, manager_id: str, person_id: str, *, workspace_id: str | None = None
+) -> bool:
+    """Whether `person_id` reports to `manager_id` (in `workspace_id`, when given)."""
+    query = select(Person.manager_slack_user_id).where(Person.slack_user_id == person_id)
+    if workspace_id is not None:
+        query = query.where(Person.workspace_id == workspace_id)
+    return manager_id in set(session.scalars(query))

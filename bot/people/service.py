@@ -66,25 +66,36 @@ def supported_countries() -> frozenset[str]:
     return frozenset(holidays.list_supported_countries())
 
 
-def find_person(session: Session, slack_user_id: str) -> Person | None:
-    return session.scalar(select(Person).where(Person.slack_user_id == slack_user_id))
+def find_person(
+    session: Session, slack_user_id: str, *, workspace_id: str | None = None
+) -> Person | None:
+    """The person with this Slack user id (in `workspace_id` when given: OAuth mode)."""
+    query = select(Person).where(Person.slack_user_id == slack_user_id)
+    if workspace_id is not None:
+        query = query.where(Person.workspace_id == workspace_id)
+    return session.scalars(query.order_by(Person.id).limit(1)).first()
 
 
 # -- Slack profiles ---------------------------------------------------------------
 
 
-def apply_slack_user(session: Session, *, user: Mapping[str, Any]) -> Person | None:
+def apply_slack_user(
+    session: Session, *, user: Mapping[str, Any], workspace_id: str | None = None
+) -> Person | None:
     """Create or refresh a person from a users.list / user_change user object.
 
     Returns None for Slack's own system user. A deactivated account stops
     every enrollment of that person at once (nothing more is sent).
+    `workspace_id`: the Slack team the user was read from (OAuth mode); None with
+    a single workspace, whose people are stored with workspace_id "" as the org
+    import stores them, so both always meet on the same row.
     """
     user_id = str(user.get("id") or "")
     if not _USER_ID.match(user_id) or user_id == "USLACKBOT":
         return None
-    person = find_person(session, user_id)
+    person = find_person(session, user_id, workspace_id=workspace_id)
     if person is None:
-        person = Person(slack_user_id=user_id, workspace_id=str(user.get("team_id") or ""))
+        person = Person(slack_user_id=user_id, workspace_id=workspace_id or "")
         session.add(person)
     profile = user.get("profile") or {}
     person.name = str(profile.get("real_name") or user.get("real_name") or user.get("name") or "")
@@ -107,14 +118,17 @@ class SyncResult:
     deactivated: int = 0
 
 
-def apply_slack_users(session: Session, *, users: Iterable[Mapping[str, Any]]) -> SyncResult:
+def apply_slack_users(
+    session: Session, *, users: Iterable[Mapping[str, Any]], workspace_id: str | None = None
+) -> SyncResult:
     result = SyncResult()
-    known = set(session.scalars(select(Person.slack_user_id)))
-    active_before = set(
-        session.scalars(select(Person.slack_user_id).where(Person.is_deleted.is_(False)))
-    )
+    everyone = select(Person.slack_user_id)
+    if workspace_id is not None:
+        everyone = everyone.where(Person.workspace_id == workspace_id)
+    known = set(session.scalars(everyone))
+    active_before = set(session.scalars(everyone.where(Person.is_deleted.is_(False))))
     for user in users:
-        person = apply_slack_user(session, user=user)
+        person = apply_slack_user(session, user=user, workspace_id=workspace_id)
         if person is None:
             continue
         result.seen += 1
@@ -139,7 +153,9 @@ class _Row:
     values: dict[str, str]
 
 
-def import_org_csv(session: Session, *, path: Path) -> ImportResult:
+def import_org_csv(
+    session: Session, *, path: Path, workspace_id: str | None = None
+) -> ImportResult:
     """Add what Slack does not know. Bad rows are reported as FILE:LINE: field: why
     and skipped; good rows are kept. Blank optional cells leave the stored value."""
     try:
@@ -148,10 +164,14 @@ def import_org_csv(session: Session, *, path: Path) -> ImportResult:
         raise UserError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
-    return import_org_text(session, text=text, source=str(path))
+    return import_org_text(session, text=text, source=str(path), workspace_id=workspace_id)
 
 
-def import_org_text(session: Session, *, text: str, source: str) -> ImportResult:
+def import_org_text(
+    session: Session, *, text: str, source: str, workspace_id: str | None = None
+) -> ImportResult:
+    """`workspace_id`: the Slack team the CSV describes (OAuth mode, several
+    workspaces in one database); None with a single workspace."""
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in ("slack_user_id", "email") if c not in header]
@@ -172,7 +192,7 @@ def import_org_text(session: Session, *, text: str, source: str) -> ImportResult
         if not any(row.values.values()):
             continue
         problem = _check_row(row, seen)
-        person = None if problem else _resolve(session, row)
+        person = None if problem else _resolve(session, row, workspace_id)
         if problem is None and person is None:
             problem = (
                 "slack_user_id: empty and no person has this email (run `nudgebot people sync`)"
@@ -190,7 +210,7 @@ def import_org_text(session: Session, *, text: str, source: str) -> ImportResult
                 session, actor=audit.cli_actor(), action=audit.Action.role_change,
                 target=person.slack_user_id,
                 details={"from": str(role_before), "to": str(person.role), "source": "org import"},
-                now=utcnow(),
+                now=utcnow(), workspace_id=person.workspace_id,
             )
         result.created += created
         result.updated += not created
@@ -235,16 +255,21 @@ def _is_date(value: str) -> bool:
     return True
 
 
-def _resolve(session: Session, row: _Row) -> Person | None:
+def _resolve(session: Session, row: _Row, workspace_id: str | None) -> Person | None:
     user_id = row.values.get("slack_user_id")
     if user_id:
-        return find_person(session, user_id) or _new_person(session, user_id)
+        return find_person(session, user_id, workspace_id=workspace_id) or _new_person(
+            session, user_id, workspace_id or ""
+        )
     email = row.values.get("email", "").lower()
-    return session.scalar(select(Person).where(Person.email.is_not(None), Person.email == email))
+    query = select(Person).where(Person.email.is_not(None), Person.email == email)
+    if workspace_id is not None:
+        query = query.where(Person.workspace_id == workspace_id)
+    return session.scalars(query.limit(1)).first()
 
 
-def _new_person(session: Session, user_id: str) -> Person:
-    person = Person(slack_user_id=user_id, workspace_id="", name="")
+def _new_person(session: Session, user_id: str, workspace_id: str) -> Person:
+    person = Person(slack_user_id=user_id, workspace_id=workspace_id, name="")
     session.add(person)
     return person
 

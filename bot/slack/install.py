@@ -8,7 +8,12 @@ the stores are never asked to create tables themselves.
 
 Token rotation: with `token_rotation_enabled: true` in the app's manifest Slack
 issues expiring bot tokens with a refresh token; Bolt refreshes them per request
-and `workspace_client` does the same for background work (the sender).
+and `WorkspaceTokens` does the same for background work (the sender, digests,
+ticks), through SLACK_API_URL in both cases.
+
+Data is kept per workspace: `workspace_scope` is the Slack team id in OAuth mode
+(rows store it, reads filter by it) and None in single mode (rows store "", reads
+are not filtered: the database holds one workspace).
 
 Uninstall (`app_uninstalled`, or `tokens_revoked` naming the bot) deletes the
 workspace's installation and cancels every nudge still waiting for it, so
@@ -17,19 +22,25 @@ nothing more is sent there.
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.listener.listener_start_handler import ListenerStartHandler
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
-from slack_sdk.oauth.installation_store import Installation, InstallationStore
+from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
+from slack_sdk.oauth.token_rotation import TokenRotator
 from sqlalchemy import (
     Boolean,
     Column,
@@ -40,6 +51,7 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    select,
     update,
 )
 from sqlalchemy.orm import Session
@@ -62,6 +74,10 @@ BOTS_TABLE_NAME = "slack_bots"
 INSTALLATIONS_TABLE_NAME = "slack_installations"
 STATES_TABLE_NAME = "slack_oauth_states"
 STATE_EXPIRATION_SECONDS = 600
+# How long a workspace's bot token is reused before the store is read again.
+TOKEN_CACHE_SECONDS = 300
+_TOKENS_ATTR = "_nudgebot_workspace_tokens"
+_TOKENS_LOCK = threading.Lock()
 
 
 # --- the stores' tables, as slack_sdk 3.48 defines them ----------------------
@@ -210,7 +226,7 @@ def oauth_settings_for(
     Expiring tokens are refreshed when less than two hours remain. `on_installed`
     runs after an installation was saved, before Bolt's own success page."""
     client_id, client_secret = _credentials(settings)
-    return OAuthSettings(
+    oauth = OAuthSettings(
         callback_options=_callbacks(on_installed) if on_installed else None,
         client_id=client_id,
         client_secret=client_secret,
@@ -222,6 +238,9 @@ def oauth_settings_for(
         token_rotation_expiration_minutes=120,
         logger=logging.getLogger("slack_bolt.oauth"),
     )
+    # Bolt's own rotator would call slack.com: refresh through SLACK_API_URL instead.
+    oauth.authorize.token_rotator = _rotator(settings)  # type: ignore[attr-defined]
+    return oauth
 
 
 def _callbacks(on_installed: Callable[[Installation], None]) -> CallbackOptions:
@@ -259,8 +278,121 @@ def app_kwargs(settings: Settings, services: Services) -> dict[str, Any]:
         oauth = oauth_settings_for(
             settings, services.engine, on_installed=lambda i: record_install(services, i)
         )
-        return {"oauth_settings": oauth}
+        # No token: Bolt sets each request's own. The client gives the OAuth flow
+        # (oauth.v2.access) and every request's client SLACK_API_URL.
+        client = WebClient(base_url=settings.slack_api_url, timeout=settings.slack_timeout_seconds)
+        return {"oauth_settings": oauth, "client": client}
     return {"client": services.client}
+
+
+def workspace_scope(settings: Settings, team_id: str | None) -> str | None:
+    """Which workspace a request or a row belongs to.
+
+    OAuth mode: the Slack team id (every read filters by it, every new row stores it).
+    Single mode: None, meaning "no filter": the database holds one workspace, and rows
+    are stored with workspace_id "" (the org import does not know a team id)."""
+    if settings.install_mode != "oauth":
+        return None
+    return team_id or ""
+
+
+def team_of(body: Mapping[str, Any]) -> str | None:
+    """The Slack team id of a request body: events and slash commands carry `team_id`,
+    interactivity payloads `team.id` (and `user.team_id`)."""
+    team = body.get("team")
+    user = body.get("user")
+    for value in (
+        body.get("team_id"),
+        team.get("id") if isinstance(team, Mapping) else None,
+        user.get("team_id") if isinstance(user, Mapping) else None,
+    ):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+# The Slack team of the request (or background job) being handled. Set by a global
+# middleware as Bolt dispatches a request, and again in the listener's thread as it
+# starts (register). Poster-style code that holds no Bolt `client` reads it (current_client).
+_WORKSPACE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "nudgebot_workspace", default=None
+)
+
+
+def current_workspace() -> str | None:
+    return _WORKSPACE.get()
+
+
+def current_scope(services: Services) -> str | None:
+    """workspace_scope of the request being handled (None in single mode)."""
+    return workspace_scope(services.settings, _WORKSPACE.get())
+
+
+@contextmanager
+def in_workspace(team_id: str | None) -> Iterator[None]:
+    """Background work for one workspace (a tick): current_client posts there."""
+    token = _WORKSPACE.set(team_id)
+    try:
+        yield
+    finally:
+        _WORKSPACE.reset(token)
+
+
+def current_client(services: Services) -> WebClient:
+    """The bot client for the current workspace: the one bot client in single mode;
+    in OAuth mode that workspace's (ConfigError outside a request or in_workspace,
+    or once the app was uninstalled there)."""
+    if services.settings.install_mode != "oauth":
+        return services.client
+    team = _WORKSPACE.get()
+    client = client_for(services, team) if team else None
+    if client is None:
+        raise ConfigError(
+            f"no Slack token for workspace {team or '(none)'}: not installed there (any more)"
+        )
+    return client
+
+
+def request_scope(services: Services, body: Mapping[str, Any]) -> str | None:
+    """workspace_scope of the request being handled."""
+    return workspace_scope(services.settings, team_of(body))
+
+
+def stored(scope: str | None) -> str:
+    """The workspace_id a new row gets."""
+    return scope or ""
+
+
+def _current_bot(
+    settings: Settings,
+    store: InstallationStore,
+    *,
+    team_id: str,
+    enterprise_id: str | None,
+    rotation_minutes: int,
+) -> Bot | None:
+    """The workspace's bot, its token refreshed first when it expires within
+    `rotation_minutes` (the refreshed bot is saved); None when not installed."""
+    bot = store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
+    if bot is None or not bot.bot_token:
+        return None
+    if bot.bot_refresh_token:
+        rotated = _rotator(settings).perform_bot_token_rotation(
+            bot=bot, minutes_before_expiration=rotation_minutes
+        )
+        if rotated is not None:
+            store.save_bot(rotated)
+            bot = rotated
+    return bot
+
+
+def _rotator(settings: Settings) -> TokenRotator:
+    client_id, client_secret = _credentials(settings)
+    return TokenRotator(
+        client_id=client_id,
+        client_secret=client_secret,
+        client=WebClient(base_url=settings.slack_api_url, timeout=settings.slack_timeout_seconds),
+    )
 
 
 def workspace_client(
@@ -273,25 +405,115 @@ def workspace_client(
 ) -> WebClient | None:
     """A bot client for background work in one workspace, or None when the app is
     not (or no longer) installed there: the sender skips that workspace then."""
-    bot = store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
-    if bot is None or not bot.bot_token:
-        return None
-    if bot.bot_refresh_token:
-        from slack_sdk.oauth.token_rotation import TokenRotator
+    bot = _current_bot(
+        settings,
+        store,
+        team_id=team_id,
+        enterprise_id=enterprise_id,
+        rotation_minutes=rotation_minutes,
+    )
+    return None if bot is None else make_web_client(settings, token=bot.bot_token)
 
-        client_id, client_secret = _credentials(settings)
-        rotator = TokenRotator(
-            client_id=client_id,
-            client_secret=client_secret,
-            client=WebClient(base_url=settings.slack_api_url),
-        )
-        rotated = rotator.perform_bot_token_rotation(
-            bot=bot, minutes_before_expiration=rotation_minutes
-        )
-        if rotated is not None:
-            store.save_bot(rotated)
-            bot = rotated
-    return make_web_client(settings, token=bot.bot_token)
+
+class WorkspaceTokens:
+    """Bot tokens per workspace for work outside a Slack request (the sender, ticks).
+
+    A token is read from the installation store (and rotated there when it is about
+    to expire) once, then reused until it comes within `rotation_minutes` of its
+    expiry or TOKEN_CACHE_SECONDS passed, so the store is not read per message.
+    `forget` drops a workspace at once (uninstall, a revoked token)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: InstallationStore | None,
+        *,
+        rotation_minutes: int = 120,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.rotation_minutes = rotation_minutes
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def token(self, team_id: str) -> str | None:
+        """The bot token for the workspace; None when the app is not installed there.
+        Single mode: SLACK_BOT_TOKEN, whatever the team."""
+        if self.store is None:
+            secret = self.settings.slack_bot_token
+            return secret.get_secret_value() if secret is not None else None
+        with self._lock:
+            hit = self._cache.get(team_id)
+            if hit is not None and time.time() < hit[1]:
+                return hit[0]
+            bot = _current_bot(
+                self.settings,
+                self.store,
+                team_id=team_id,
+                enterprise_id=None,
+                rotation_minutes=self.rotation_minutes,
+            )
+            if bot is None or not bot.bot_token:
+                self._cache.pop(team_id, None)
+                return None
+            until = time.time() + TOKEN_CACHE_SECONDS
+            if bot.bot_token_expires_at:
+                until = min(until, bot.bot_token_expires_at - self.rotation_minutes * 60)
+            self._cache[team_id] = (bot.bot_token, until)
+            return bot.bot_token
+
+    def forget(self, team_id: str) -> None:
+        with self._lock:
+            self._cache.pop(team_id, None)
+
+
+def workspace_tokens(services: Services) -> WorkspaceTokens:
+    """The process's WorkspaceTokens (one per Services, made on first use)."""
+    with _TOKENS_LOCK:
+        tokens = services.__dict__.get(_TOKENS_ATTR)
+        if tokens is None:
+            store = (
+                installation_store_for(services.settings, services.engine)
+                if services.settings.install_mode == "oauth"
+                else None
+            )
+            tokens = WorkspaceTokens(services.settings, store)
+            services.__dict__[_TOKENS_ATTR] = tokens
+        return cast(WorkspaceTokens, tokens)
+
+
+def client_for(services: Services, workspace_id: str) -> WebClient | None:
+    """A (retrying) bot client for background work in one workspace; the one bot
+    client in single mode; None when the app is no longer installed there."""
+    if services.settings.install_mode != "oauth":
+        return services.client
+    token = workspace_tokens(services).token(workspace_id)
+    if token is None:
+        return None
+    return make_web_client(services.settings, token=token, metrics=services.metrics)
+
+
+def installed_teams(services: Services) -> list[str]:
+    """Team ids of every workspace the app is installed in (OAuth mode)."""
+    teams = BOTS_TABLE.c.team_id
+    with services.engine.connect() as conn:
+        rows = conn.execute(
+            select(teams).where(teams.is_not(None)).distinct().order_by(teams)
+        ).scalars()
+        return [str(t) for t in rows]
+
+
+def sync_targets(services: Services) -> list[tuple[str | None, WebClient]]:
+    """(workspace scope, bot client) of each workspace to read people from:
+    the one bot client in single mode, every installed workspace in OAuth mode."""
+    if services.settings.install_mode != "oauth":
+        return [(None, services.client)]
+    targets: list[tuple[str | None, WebClient]] = []
+    for team in installed_teams(services):
+        client = client_for(services, team)
+        if client is not None:
+            targets.append((team, client))
+    return targets
 
 
 # --- uninstall ----------------------------------------------------------------
@@ -341,6 +563,7 @@ def handle_uninstall(
 ) -> UninstallResult:
     """Forget the workspace's tokens and stop everything queued for it (idempotent)."""
     removed = False
+    workspace_tokens(services).forget(team_id)
     if store is not None:
         removed = store.find_bot(enterprise_id=enterprise_id, team_id=team_id) is not None
         store.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
@@ -412,3 +635,31 @@ def register(app: App, services: Services) -> None:
 
     app.event("app_uninstalled")(on_app_uninstalled)
     app.event("tokens_revoked")(on_tokens_revoked)
+    # The request's workspace, for code that holds no Bolt `client` (current_client):
+    # set in the dispatching thread (matchers run there) and again in the listener
+    # thread when the listener starts, whichever executor runs it.
+    app.use(_remember_workspace)
+    runner = app.listener_runner
+    runner.listener_start_handler = _WorkspaceAtStart(runner.listener_start_handler)
+
+
+def _remember_workspace(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+    # Every request sets it, so nothing leaks from one request to the next.
+    _WORKSPACE.set(_request_team(req))
+    return next()
+
+
+def _request_team(req: BoltRequest) -> str | None:
+    return req.context.team_id or team_of(req.body or {})
+
+
+class _WorkspaceAtStart(ListenerStartHandler):
+    """Bolt's hook "before the listener runs, in its thread": the workspace of the
+    request is set there, then the handler that was in place runs."""
+
+    def __init__(self, inner: ListenerStartHandler) -> None:
+        self.inner = inner
+
+    def handle(self, request: BoltRequest, response: BoltResponse | None) -> None:
+        _WORKSPACE.set(_request_team(request))
+        self.inner.handle(request=request, response=response)

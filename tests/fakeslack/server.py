@@ -13,8 +13,10 @@ state while the app under test is calling the fake.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import secrets
 import threading
 import time
 import traceback
@@ -73,6 +75,30 @@ class _TokenInfo:
     user_id: str
     bot_id: str | None
     revoked: bool = False
+    team_id: str = ""  # "" = the fake's first team
+    expires_at: float | None = None  # rotating tokens answer token_expired after this
+    expired: bool = False
+
+
+@dataclass
+class _OAuthApp:
+    """The app's credentials and how oauth.v2.access issues its bot tokens."""
+
+    client_id: str
+    client_secret: str
+    token_rotation: bool
+    expires_in: int
+    scopes: str
+
+
+@dataclass
+class _Grant:
+    """What a code or a refresh token stands for: the app installed in a team."""
+
+    team_id: str
+    installer: str
+    scopes: str
+    created: float
 
 
 @dataclass
@@ -123,7 +149,17 @@ class FakeSlack:
             include_system_users=include_system_users,
         )
         self._api = WebApi(self._ws, lambda: self.url, expose_others_snooze=expose_others_snooze)
-        self._tokens: dict[str, _TokenInfo] = {bot_token: _TokenInfo(bot_user_id, bot_id)}
+        self._expose_others_snooze = expose_others_snooze
+        self._include_system_users = include_system_users
+        # Every team of the fake: tokens name theirs; the first is this object's own.
+        self._teams: dict[str, tuple[Workspace, WebApi]] = {team_id: (self._ws, self._api)}
+        self._tokens: dict[str, _TokenInfo] = {
+            bot_token: _TokenInfo(bot_user_id, bot_id, team_id=team_id)
+        }
+        self._oauth: list[_OAuthApp] = []  # a list so that team views share it
+        self._codes: dict[str, _Grant] = {}
+        self._refresh: dict[str, _Grant] = {}
+        self._root = self
         self._calls: list[RecordedCall] = []
         self._faults = FaultPlan()
         self._limiter: RateLimiter | None = None
@@ -176,11 +212,12 @@ class FakeSlack:
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        server = self._root._server
+        if server is None:
             raise RuntimeError(
                 "FakeSlack is not running; call start() or use it as a context manager"
             )
-        return int(self._server.server_address[1])
+        return int(server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -311,9 +348,106 @@ class FakeSlack:
             return str(self._ws.append_message(target, message)["ts"])
 
     def add_token(self, token: str, *, user_id: str, bot_id: str | None = None) -> None:
-        """Another accepted token (e.g. a user token ``xoxp-…`` for ``user_id``)."""
+        """Another accepted token (e.g. a user token ``xoxp-…`` for ``user_id``),
+        of this object's team."""
         with self._lock:
-            self._tokens[token] = _TokenInfo(user_id, bot_id)
+            self._tokens[token] = _TokenInfo(user_id, bot_id, team_id=self.team_id)
+
+    def expire_token(self, token: str) -> None:
+        """Later calls with this token answer ``token_expired`` (a rotating token's end)."""
+        with self._lock:
+            self._tokens[token].expired = True
+
+    def token_team(self, token: str) -> str | None:
+        """The team a token belongs to (None: the fake does not know it)."""
+        with self._lock:
+            info = self._tokens.get(token)
+            return (info.team_id or self._root.team_id) if info else None
+
+    # -- several teams and OAuth ---------------------------------------------
+
+    def add_team(
+        self,
+        team_id: str,
+        *,
+        team_name: str | None = None,
+        team_domain: str | None = None,
+        bot_user_id: str | None = None,
+        bot_id: str | None = None,
+    ) -> FakeSlack:
+        """Another workspace with users, channels and messages of its own; returns
+        the handle to set it up and read it back (same methods as this object).
+        Its tokens come from the OAuth flow (``authorize`` and oauth.v2.access) or
+        from ``add_token`` on the handle."""
+        with self._lock:
+            if team_id in self._teams:
+                raise ValueError(f"team {team_id} exists already")
+            ws = Workspace(
+                team_id=team_id,
+                team_name=team_name or f"Team {team_id}",
+                team_domain=team_domain or team_id.lower(),
+                app_id=self.app_id,
+                bot_user_id=bot_user_id or self._root.bot_user_id,
+                bot_id=bot_id or f"B{team_id}",
+                bot_name=self._ws.bot_name,
+                clock=self._clock,
+                include_system_users=self._include_system_users,
+            )
+            api = WebApi(ws, lambda: self.url, expose_others_snooze=self._expose_others_snooze)
+            self._teams[team_id] = (ws, api)
+        return self.team(team_id)
+
+    def team(self, team_id: str) -> FakeSlack:
+        """The handle of one team: set-up and read-back methods act on that team,
+        and a SlackDriver given it signs requests as that team. It shares this
+        fake's server, lock, tokens, recorded calls and faults."""
+        with self._lock:
+            ws, api = self._teams[team_id]
+        view = copy.copy(self)
+        view._ws, view._api = ws, api
+        view.team_id, view.bot_user_id, view.bot_id = team_id, ws.bot_user_id, ws.bot_id
+        view.bot_token = next(
+            (t for t, i in self._tokens.items() if i.team_id == team_id and i.bot_id), ""
+        )
+        return view
+
+    @property
+    def team_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._teams)
+
+    def set_oauth_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        token_rotation: bool = True,
+        expires_in: int = 12 * 3600,
+        scopes: str = "chat:write,im:write,users:read",
+    ) -> None:
+        """The app's credentials for oauth.v2.access. With ``token_rotation`` bot
+        tokens expire after ``expires_in`` seconds and come with a refresh token."""
+        with self._lock:
+            self._oauth[:] = [
+                _OAuthApp(client_id, client_secret, token_rotation, expires_in, scopes)
+            ]
+
+    def authorize(self, team_id: str, *, user_id: str) -> str:
+        """What Slack's consent page does when ``user_id`` of ``team_id`` clicks
+        Allow: a one-time code (10 minutes) for the app's redirect URL."""
+        with self._lock:
+            if not self._oauth:
+                raise RuntimeError("call set_oauth_app() first")
+            if team_id not in self._teams:
+                raise KeyError(f"no team {team_id}; add_team() first")
+            code = f"{team_id}.{secrets.token_hex(12)}"
+            self._codes[code] = _Grant(team_id, user_id, self._oauth[0].scopes, self._clock())
+            return code
+
+    def tokens_of(self, team_id: str) -> list[str]:
+        """Bot tokens issued for a team, oldest first (rotation adds one each time)."""
+        with self._lock:
+            return [t for t, i in self._tokens.items() if i.team_id == team_id and i.bot_id]
 
     def revoke_token(self, token: str) -> None:
         """Later calls with this token answer ``token_revoked``."""
@@ -580,6 +714,11 @@ class FakeSlack:
     def _answer(
         self, method: str, params: JSON, headers: dict[str, str], parse_error: str | None
     ) -> Reply:
+        if method == "oauth.v2.access" and not parse_error:
+            try:
+                return json_reply({"ok": True, **self._oauth_access(params, headers)})
+            except SlackError as exc:
+                return json_reply({"ok": False, "error": exc.error})
         if not known_method(method):
             return json_reply({"ok": False, "error": "unknown_method"})
         if parse_error:
@@ -588,8 +727,9 @@ class FakeSlack:
             auth = self._authenticate(params, headers)
         except SlackError as exc:
             return json_reply({"ok": False, "error": exc.error})
+        ws, api = self._teams[self._tokens[auth.token].team_id or self._root.team_id]
         if method in POSTING_METHODS and self._limiter is not None:
-            key = self._ws.channel_key(str(params.get("channel", "")))
+            key = ws.channel_key(str(params.get("channel", "")))
             retry_after = self._limiter.check(key, self._clock())
             if retry_after is not None:
                 self._counters.rate_limited += 1
@@ -598,7 +738,66 @@ class FakeSlack:
                     status=429,
                     headers={"Retry-After": str(retry_after)},
                 )
-        return json_reply(self._api.dispatch(Call(method, params, auth)))
+        return json_reply(api.dispatch(Call(method, params, auth)))
+
+    def _oauth_access(self, params: JSON, headers: dict[str, str]) -> JSON:
+        """oauth.v2.access: a code for a bot token, or (grant_type=refresh_token)
+        a refresh token for a new one. The app authenticates with HTTP Basic
+        (client_id:client_secret) or with those two as parameters."""
+        if not self._oauth:
+            raise SlackError("invalid_client_id")
+        app = self._oauth[0]
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        authorization = header(headers, "Authorization")
+        if authorization.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(authorization[6:].strip()).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise SlackError("invalid_client_id") from None
+            client_id, _, client_secret = decoded.partition(":")
+        if client_id != app.client_id:
+            raise SlackError("invalid_client_id")
+        if client_secret != app.client_secret:
+            raise SlackError("bad_client_secret")
+        grant_type = str(params.get("grant_type") or "authorization_code")
+        if grant_type == "refresh_token":
+            grant = self._refresh.pop(str(params.get("refresh_token") or ""), None)
+            if grant is None:
+                raise SlackError("invalid_refresh_token")
+            return self._issue(app, grant, refreshed=True)
+        if grant_type != "authorization_code":
+            raise SlackError("invalid_grant_type")
+        grant = self._codes.pop(str(params.get("code") or ""), None)
+        if grant is None or self._clock() - grant.created > 600:
+            raise SlackError("invalid_code")
+        return self._issue(app, grant, refreshed=False)
+
+    def _issue(self, app: _OAuthApp, grant: _Grant, *, refreshed: bool) -> JSON:
+        ws, _ = self._teams[grant.team_id]
+        serial = sum(1 for i in self._tokens.values() if i.team_id == grant.team_id) + 1
+        prefix = "xoxe.xoxb" if app.token_rotation else "xoxb"
+        token = f"{prefix}-{grant.team_id}-{serial}-{secrets.token_hex(8)}"
+        expires_at = self._clock() + app.expires_in if app.token_rotation else None
+        self._tokens[token] = _TokenInfo(
+            ws.bot_user_id, ws.bot_id, team_id=grant.team_id, expires_at=expires_at
+        )
+        answer: JSON = {
+            "app_id": self.app_id,
+            "access_token": token,
+            "token_type": "bot",
+            "scope": grant.scopes,
+            "bot_user_id": ws.bot_user_id,
+            "team": {"id": ws.team_id, "name": ws.team_name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        if not refreshed:
+            answer["authed_user"] = {"id": grant.installer}
+        if app.token_rotation:
+            refresh = f"xoxe-1-{secrets.token_hex(12)}"
+            self._refresh[refresh] = grant
+            answer.update(refresh_token=refresh, expires_in=app.expires_in)
+        return answer
 
     def _authenticate(self, params: JSON, headers: dict[str, str]) -> Auth:
         authorization = header(headers, "Authorization")
@@ -612,6 +811,8 @@ class FakeSlack:
             raise SlackError("invalid_auth")
         if info.revoked:
             raise SlackError("token_revoked")
+        if info.expired or (info.expires_at is not None and self._clock() >= info.expires_at):
+            raise SlackError("token_expired")
         return Auth(token, info.user_id, info.bot_id)
 
     # -- response_url and upload URLs ----------------------------------------
@@ -623,7 +824,8 @@ class FakeSlack:
             )[0]
 
     def _accept_response(self, url_id: str, headers: dict[str, str], body: bytes) -> Reply:
-        entry = self._ws.response_urls.get(url_id)
+        ws, _ = self._teams.get(url_id.split("/", 1)[0], (self._ws, self._api))
+        entry = ws.response_urls.get(url_id)
         if entry is None:
             return text_reply(404, "no_service")
         if self._clock() - entry.created > RESPONSE_URL_TTL:
@@ -641,19 +843,18 @@ class FakeSlack:
         ):
             return text_reply(400, "no_text")
         entry.uses += 1
-        self._ws.response_url_posts.append(
+        ws.response_url_posts.append(
             {
                 "url": f"{self.url}/response/{url_id}",
                 "time": self._clock(),
                 "payload": copy.deepcopy(payload),
             }
         )
-        self._apply_response(entry, payload)
+        self._apply_response(ws, entry, payload)
         return text_reply(200, "ok", content_type="text/html")
 
-    def _apply_response(self, entry: ResponseUrl, payload: JSON) -> None:
+    def _apply_response(self, ws: Workspace, entry: ResponseUrl, payload: JSON) -> None:
         """What Slack does with a response_url post."""
-        ws = self._ws
         channel = ws.channels.get(entry.channel_id or "")
         original = channel.find(entry.message_ts) if channel and entry.message_ts else None
         if channel is not None and original is not None and _truthy(payload.get("delete_original")):
@@ -687,7 +888,9 @@ class FakeSlack:
             return self._with_faults("file_upload", lambda: self._accept_upload(file_id, body))[0]
 
     def _accept_upload(self, file_id: str, body: bytes) -> Reply:
-        upload = self._ws.files.get(file_id)
+        upload = next(
+            (w.files[file_id] for w, _ in self._teams.values() if file_id in w.files), None
+        )
         if upload is None or upload.completed:
             return text_reply(404, "file_not_found")
         upload.data = bytes(body)
