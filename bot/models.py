@@ -8,7 +8,7 @@ from bot.digest.models import DigestSend, MetricObservation, PrivacyChoice  # no
 from bot.governance.models import ProofRollup  # noqa: F401
 from bot.intake.models import IntakeDecision, IntakeDraft, IntakeRequest  # noqa: F401
 from bot.people.models import Person
-from bot.premortem.models import FollowUp, Premortem, Prevention, Risk, Vote  # noqa: F401
+from bot.premortem.models import Premortem, Prevention, Risk, Vote  # noqa: F401
 from bot.proof.models import NudgePreference, Pause, ProofEvent, ReinforcementBox  # noqa: F401
 from bot.slack.install import STORE_TABLES  # noqa: F401 - slack_sdk OAuth store tables
 from bot.slack.models import SeenEvent

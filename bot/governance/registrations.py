@@ -30,7 +30,7 @@ from bot.governance.registry import (
 )
 from bot.intake.models import IntakeDecision, IntakeDraft, IntakeRequest
 from bot.people.models import Person
-from bot.premortem.models import FollowUp, Premortem, Prevention, Risk, Vote
+from bot.premortem.models import Premortem, Prevention, Risk, Vote
 from bot.proof.models import NudgePreference, Pause, ProofEvent
 from bot.slack.install import BOTS_TABLE, INSTALLATIONS_TABLE
 
@@ -125,7 +125,7 @@ def _features() -> None:
     register_personal_data(Prevention, "owner_id", Mode.unlink, holds=SLACK, unlink_to="")
     register_personal_data(Prevention, "decided_by", Mode.unlink, holds=SLACK, unlink_to="")
     register_personal_data(Prevention, "status_changed_by", Mode.unlink, holds=SLACK)
-    register_personal_data(FollowUp, "recipient_id", Mode.delete, holds=SLACK)
+    # Their follow-up DMs are deliveries: Delivery.person_id above covers them.
     # Digests: what was sent to a reader is theirs.
     register_personal_data(DigestSend, "recipient_user_id", Mode.delete, holds=SLACK)
     register_personal_data(PrivacyChoice, "person_id", Mode.delete)

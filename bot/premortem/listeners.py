@@ -21,6 +21,7 @@ from bot.premortem import blocks, service
 from bot.premortem.models import Phase, PreventionStatus, Risk
 from bot.premortem.posting import CHANNEL_GONE, Poster, slack_error
 from bot.services import Services
+from bot.slack import install
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ def register(app: App, services: Services) -> None:
     app.view(blocks.DECIDE_VIEW)(handlers.submit_decision)
     app.view(blocks.MERGE_VIEW)(handlers.submit_merge)
     services.add_tick("premortem-phases", poster.tick_phases, 60)
-    services.add_tick("premortem-followups", poster.tick_followups, 60)
 
 
 def tell(respond: Respond, text: str) -> None:
@@ -98,6 +98,11 @@ class _Handlers:
     def _now(self) -> datetime:
         return self.services.clock.now()
 
+    def _scope(self) -> str | None:
+        """The workspace of the request (OAuth mode): other workspaces' pre-mortems
+        and leads do not exist for it. None with a single workspace."""
+        return install.current_scope(self.services)
+
     # -- /premortem -----------------------------------------------------------------------
 
     def command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
@@ -108,7 +113,9 @@ class _Handlers:
                 tell(respond, blocks.HELP)
             elif parsed.kind == "list":
                 with self.services.session() as session:
-                    rows = service.list_premortems(session, channel_id=command["channel_id"])
+                    rows = service.list_premortems(
+                        session, channel_id=command["channel_id"], workspace_id=self._scope()
+                    )
                 tell(respond, blocks.list_text(rows))
             elif parsed.start is not None:
                 self._start(command, parsed.start, respond)
@@ -129,13 +136,14 @@ class _Handlers:
                 user_id=str(command["user_id"]),
                 request=request,
                 now=self._now(),
+                workspace_id=install.stored(self._scope()),
             )
             premortem_id = p.id
         error = self._post_parent_joining(premortem_id, channel)
         if error is None:
             return
         with self.services.session() as session:
-            session.delete(service.get(session, premortem_id))
+            session.delete(service.get(session, premortem_id, workspace_id=self._scope()))
         tell(respond, _cannot_post(error))
 
     def _post_parent_joining(self, premortem_id: int, channel: str) -> str | None:
@@ -162,7 +170,10 @@ class _Handlers:
         if found is None or not event.get("channel"):
             return False
         with self.services.session() as session:
-            p = service.find_by_thread(session, channel_id=event["channel"], thread_ts=found[1])
+            p = service.find_by_thread(
+                session, channel_id=event["channel"], thread_ts=found[1],
+                workspace_id=self._scope(),
+            )  # fmt: skip
             return p is not None
 
     def message(self, body: dict[str, Any], context: dict[str, Any]) -> None:
@@ -175,8 +186,9 @@ class _Handlers:
             return  # the bot's own board and notes, other apps' messages
         with self.services.session() as session:
             found_p = service.find_by_thread(
-                session, channel_id=event["channel"], thread_ts=thread_ts
-            )
+                session, channel_id=event["channel"], thread_ts=thread_ts,
+                workspace_id=self._scope(),
+            )  # fmt: skip
         if found_p is None:
             return
         # Replies arrive concurrently; numbering (#1, #2 …) is one writer at a time.
@@ -199,7 +211,7 @@ class _Handlers:
         ack()
         premortem_id = int(body["actions"][0]["value"])
         with self.services.session() as session:
-            p = service.get(session, premortem_id)
+            p = service.get(session, premortem_id, workspace_id=self._scope())
             if p.phase != Phase.collect:
                 tell(respond, "Collection has closed for this pre-mortem; no new risks are taken.")
                 return
@@ -211,7 +223,7 @@ class _Handlers:
         premortem_id = int(view["private_metadata"])
         try:
             with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get(session, premortem_id)
+                p = service.get(session, premortem_id, workspace_id=self._scope())
                 risk = service.add_anonymous_risk(session, premortem=p, text=text)
                 number = risk.number
         except UserError as exc:
@@ -233,8 +245,8 @@ class _Handlers:
         premortem_id = int(raw_id)
         try:
             with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id)
-                is_lead = self.services.leads.is_ld_lead(session, user)
+                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
+                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
                 service.require_facilitator(p, user, is_lead=is_lead, doing="move the phase on")
                 if leaving and leaving != p.phase.value:
                     raise UserError(
@@ -254,15 +266,15 @@ class _Handlers:
         user = body["user"]["id"]
         premortem_id = int(body["actions"][0]["value"])
         with self.services.session() as session:
-            p = service.get(session, premortem_id)
+            p = service.get(session, premortem_id, workspace_id=self._scope())
             current, channel = p.facilitator_id, p.channel_id
         gone = self._has_left(current, channel)
         try:
             with self.services.session() as session:
-                p = service.get_for_update(session, premortem_id)
+                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
                 service.take_over(
                     session, premortem=p, user_id=user, is_lead=self.services.leads.is_ld_lead(
-                        session, user), facilitator_gone=gone,
+                        session, user, workspace_id=self._scope()), facilitator_gone=gone,
                 )  # fmt: skip
         except NudgebotError as exc:
             tell(respond, str(exc))
@@ -302,7 +314,7 @@ class _Handlers:
             with self.services.session() as session:
                 premortem_id = _premortem_of_risk(session, risk_id)
             with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id)
+                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
                 result = service.cast_vote(session, premortem=p, risk_id=risk_id, voter_id=user)
                 page = result.risk.board_page
         except NudgebotError as exc:
@@ -319,7 +331,7 @@ class _Handlers:
         premortem_id = int(body["actions"][0]["value"])
         try:
             with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id)
+                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
                 returned = service.take_back_votes(session, premortem=p, voter_id=user)
         except NudgebotError as exc:
             tell(respond, str(exc))
@@ -334,8 +346,8 @@ class _Handlers:
         premortem_id = int(body["actions"][0]["value"])
         try:
             with self.services.session() as session:
-                p = service.get(session, premortem_id)
-                is_lead = self.services.leads.is_ld_lead(session, user)
+                p = service.get(session, premortem_id, workspace_id=self._scope())
+                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
                 service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
                 risks = service.active_risks(session, p.id)
                 if len(risks) < 2:
@@ -353,8 +365,8 @@ class _Handlers:
         premortem_id = int(view["private_metadata"])
         try:
             with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id)
-                is_lead = self.services.leads.is_ld_lead(session, user)
+                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
+                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
                 service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
                 if not source or not target:
                     raise UserError("pick both risks")
@@ -382,8 +394,8 @@ class _Handlers:
         premortem_id, risk_id = (int(v) for v in body["actions"][0]["value"].split(":"))
         try:
             with self.services.session() as session:
-                p = service.get(session, premortem_id)
-                is_lead = self.services.leads.is_ld_lead(session, user)
+                p = service.get(session, premortem_id, workspace_id=self._scope())
+                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
                 service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
                 if p.phase != Phase.decide:
                     raise UserError("decisions are recorded in the decide phase")
@@ -409,8 +421,8 @@ class _Handlers:
             return
         try:
             with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id)
-                is_lead = self.services.leads.is_ld_lead(session, user)
+                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
+                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
                 service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
                 prevention = service.record_prevention(
                     session, premortem=p, risk_id=risk_id, action=action, owner_id=owner,
@@ -434,7 +446,11 @@ class _Handlers:
             with self.services.session() as session:
                 prevention = service.set_prevention_status(
                     session, prevention_id=int(value), status=PreventionStatus(status),
-                    actor_id=user, is_lead=self.services.leads.is_ld_lead(session, user),
+                    actor_id=user,
+                    is_lead=self.services.leads.is_ld_lead(
+                        session, user, workspace_id=self._scope()
+                    ),
+                    now=self._now(), workspace_id=self._scope(),
                 )  # fmt: skip
                 content = blocks.status_done_blocks(prevention, user)
                 premortem_id = prevention.premortem_id

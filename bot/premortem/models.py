@@ -1,4 +1,8 @@
-"""Pre-mortems: the thread, its risks, the votes on them, the preventions and their follow-ups."""
+"""Pre-mortems: the thread, its risks, the votes on them and the preventions.
+
+Their follow-up DMs are rows of the delivery outbox (bot.delivery.models.Delivery,
+kinds premortem_owner and premortem_review); see bot.premortem.followups.
+"""
 
 from __future__ import annotations
 
@@ -36,27 +40,18 @@ class PreventionStatus(enum.StrEnum):
     dropped = "dropped"
 
 
-class FollowUpKind(enum.StrEnum):
-    owner_nudge = "owner_nudge"  # to a prevention's owner before its due date
-    review = "review"  # to the facilitator: re-review the open preventions
-
-
-class FollowUpStatus(enum.StrEnum):
-    planned = "planned"
-    sent = "sent"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
 class Premortem(Base):
     __tablename__ = "premortems"
     __table_args__ = (
         # Every thread event is matched by (channel, parent ts): keep that lookup cheap.
         Index("ix_premortems_thread", "channel_id", "parent_ts"),
         Index("ix_premortems_phase_deadline", "phase", "phase_deadline"),
+        Index("ix_premortems_workspace", "workspace_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The Slack team the pre-mortem runs in ("" with a single workspace).
+    workspace_id: Mapped[str] = mapped_column(String(32), default="")
     channel_id: Mapped[str] = mapped_column(String(32))
     parent_ts: Mapped[str | None] = mapped_column(String(32))
     initiative: Mapped[str] = mapped_column(String(500))
@@ -148,41 +143,5 @@ class Prevention(Base):
     )
     decided_by: Mapped[str] = mapped_column(String(32))
     status_changed_by: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class FollowUp(Base):
-    """A DM the pre-mortem owes someone at a local-time-aware moment.
-
-    Kept here until the delivery engine offers a planner for ad-hoc messages;
-    `service.followup_due_at` is the one place that decides the time.
-    """
-
-    __tablename__ = "premortem_followups"
-    __table_args__ = (
-        UniqueConstraint("key"),
-        Index("ix_premortem_followups_status_due", "status", "due_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # "nudge:<prevention id>" or "review:<premortem id>": re-planning replaces, never duplicates.
-    key: Mapped[str] = mapped_column(String(64))
-    premortem_id: Mapped[int] = mapped_column(ForeignKey("premortems.id", ondelete="CASCADE"))
-    prevention_id: Mapped[int | None] = mapped_column(
-        ForeignKey("premortem_preventions.id", ondelete="CASCADE")
-    )
-    kind: Mapped[FollowUpKind] = mapped_column(_enum(FollowUpKind))
-    recipient_id: Mapped[str] = mapped_column(String(32))
-    timezone: Mapped[str] = mapped_column(String(64))
-    due_at: Mapped[datetime]
-    status: Mapped[FollowUpStatus] = mapped_column(
-        _enum(FollowUpStatus), default=FollowUpStatus.planned
-    )
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(String(64))
-    channel_id: Mapped[str | None] = mapped_column(String(32))
-    message_ts: Mapped[str | None] = mapped_column(String(32))
-    sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -11,24 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
 from bot.log import log_context
-from bot.premortem import blocks, service
-from bot.premortem.models import (
-    FollowUp,
-    FollowUpKind,
-    FollowUpStatus,
-    Phase,
-    Premortem,
-    Prevention,
-    PreventionStatus,
-    Risk,
-)
+from bot.people.service import find_person
+from bot.premortem import blocks, followups, service
+from bot.premortem.models import Phase, Premortem, Prevention
 from bot.services import Services
+from bot.slack import install
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +51,9 @@ class Poster:
 
     @property
     def client(self) -> Any:
-        return self.services.client
+        # The bot client of the workspace being served (OAuth mode: set per request,
+        # and per pre-mortem by tick_phases); the one bot client in single mode.
+        return install.current_client(self.services)
 
     # -- the parent message --------------------------------------------------------------
 
@@ -247,127 +241,71 @@ class Poster:
                 if p.phase_deadline is None or p.phase_deadline > now:
                     continue  # another replica or the facilitator moved it first
                 service.advance(session, premortem=p, settings=self.services.settings, now=now)
-            self.sync(premortem_id)
+            self._sync_in_its_workspace(premortem_id)
         for premortem_id in retry:
             if premortem_id not in due:
-                self.sync(premortem_id)
+                self._sync_in_its_workspace(premortem_id)
 
-    # -- follow-ups ----------------------------------------------------------------------
+    def _sync_in_its_workspace(self, premortem_id: int) -> None:
+        """sync() outside a request: posts with the pre-mortem's own workspace's token."""
+        with self.services.session() as session:
+            workspace = service.get(session, premortem_id).workspace_id
+        with install.in_workspace(workspace or None):
+            self.sync(premortem_id)
 
-    def user_tz(self, user_id: str) -> str | None:
+    # -- follow-ups: planned into the delivery outbox; its sender posts them ------------
+
+    def _slack_user(self, user_id: str, workspace_id: str) -> dict[str, Any] | None:
+        """The Slack profile (time zone, locale) of someone not yet in the directory."""
+        with self.services.session() as session:
+            if find_person(session, user_id, workspace_id=workspace_id or None) is not None:
+                return None
         try:
             user = self.client.users_info(user=user_id)["user"]
         except SlackApiError as exc:
             log.info("users.info failed: %s", slack_error(exc))
             return None
-        tz = user.get("tz")
-        return str(tz) if tz else None
+        return dict(user) if isinstance(user, dict) else None
 
     def plan_nudge(self, prevention_id: int) -> None:
+        """Plan (or re-plan: new owner, new date) the owner's reminder."""
         with self.services.session() as session:
-            owner = session.get(Prevention, prevention_id)
-            owner_id = owner.owner_id if owner else None
-        if owner_id is None:
-            return
-        slack_tz = self.user_tz(owner_id)
-        settings = self.services.settings
+            found = session.get(Prevention, prevention_id)
+            if found is None or not found.owner_id:
+                return
+            owner_id = found.owner_id
+            workspace = service.get(session, found.premortem_id).workspace_id
+        slack_user = self._slack_user(owner_id, workspace)
         with self.services.session() as session:
             prevention = session.get(Prevention, prevention_id)
-            if prevention is None:
-                return
-            schedule = service.schedule_for(
-                session, user_id=owner_id, settings=settings, slack_tz=slack_tz
+            if prevention is None or prevention.owner_id != owner_id:
+                return  # changed meanwhile; that change plans its own reminder
+            person = followups.recipient(
+                session, user_id=owner_id, slack_user=slack_user, workspace_id=workspace
             )
             service.plan_owner_nudge(
-                session,
-                prevention=prevention,
-                schedule=schedule,
-                settings=settings,
+                session, prevention=prevention, person=person, settings=self.services.settings,
                 now=self.services.clock.now(),
-            )
+            )  # fmt: skip
 
     def plan_review(self, premortem_id: int) -> None:
         with self.services.session() as session:
             p = service.get(session, premortem_id)
-            if p.review_at is not None:
+            if p.review_at is not None or not p.facilitator_id:
                 return
-            facilitator = p.facilitator_id
-        slack_tz = self.user_tz(facilitator)
-        settings = self.services.settings
+            facilitator, workspace = p.facilitator_id, p.workspace_id
+        slack_user = self._slack_user(facilitator, workspace)
         with self.services.session() as session:
             p = service.get(session, premortem_id)
-            schedule = service.schedule_for(
-                session, user_id=facilitator, settings=settings, slack_tz=slack_tz
+            if p.review_at is not None:
+                return  # another replica planned it meanwhile
+            person = followups.recipient(
+                session, user_id=facilitator, slack_user=slack_user, workspace_id=p.workspace_id
             )
             service.plan_review(
-                session, premortem=p, schedule=schedule, settings=settings,
+                session, premortem=p, person=person, settings=self.services.settings,
                 now=self.services.clock.now(),
             )  # fmt: skip
-
-    def _claim_followups(self, now: datetime) -> list[int]:
-        """Push claimed rows' due time on, so another replica leaves them alone meanwhile."""
-        with self.services.session() as session:
-            rows = service.due_followups(session, now=now)
-            for row in rows:
-                row.due_at = now + service.FOLLOWUP_RETRY
-            return [row.id for row in rows]
-
-    def tick_followups(self) -> int:
-        now = self.services.clock.now()
-        sent = 0
-        for followup_id in self._claim_followups(now):
-            with log_context(followup_id=followup_id):
-                sent += self._send_followup(followup_id, now)
-        return sent
-
-    def _followup_content(self, followup_id: int) -> tuple[FollowUp, str, list[Any]] | None:
-        with self.services.session() as session:
-            followup = session.get(FollowUp, followup_id)
-            if followup is None or followup.status != FollowUpStatus.planned:
-                return None
-            if not service.followup_still_wanted(session, followup):
-                followup.status = FollowUpStatus.cancelled
-                return None
-            p = service.get(session, followup.premortem_id)
-            if followup.kind == FollowUpKind.owner_nudge and followup.prevention_id is not None:
-                prevention = session.get(Prevention, followup.prevention_id)
-                risk = session.get(Risk, prevention.risk_id) if prevention else None
-                if prevention is None or risk is None:
-                    followup.status = FollowUpStatus.cancelled
-                    return None
-                text = f"Reminder: your pre-mortem prevention is due {prevention.due_date}"
-                return followup, text, blocks.nudge_blocks(p, prevention, risk)
-            open_items = [
-                d
-                for d in service.preventions(session, p.id)
-                if d.status in (PreventionStatus.open, PreventionStatus.blocked)
-            ]
-            text = f"Time to re-review the pre-mortem {p.initiative}"
-            return followup, text, blocks.review_blocks(p, open_items)
-
-    def _send_followup(self, followup_id: int, now: datetime) -> int:
-        content = self._followup_content(followup_id)
-        if content is None:
-            return 0
-        followup, text, body = content
-        try:
-            response = self.client.chat_postMessage(
-                channel=followup.recipient_id, text=text, blocks=body
-            )
-        except SlackApiError as exc:
-            with self.services.session() as session:
-                row = session.get(FollowUp, followup_id)
-                if row is not None:
-                    service.mark_followup(row, now=now, ok=False, error=slack_error(exc))
-            log.warning("follow-up not sent: %s", slack_error(exc))
-            return 0
-        with self.services.session() as session:
-            row = session.get(FollowUp, followup_id)
-            if row is not None:
-                service.mark_followup(
-                    row, now=now, ok=True, channel=str(response["channel"]), ts=str(response["ts"])
-                )
-        return 1
 
     def dm(self, user_id: str, text: str) -> None:
         try:

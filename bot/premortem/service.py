@@ -12,17 +12,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.delivery.calendar import Calendar, calendar, zone
+from bot.db import utcnow
+from bot.delivery.calendar import Calendar
+from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from bot.delivery.planner import person_calendar
 from bot.errors import PermissionDenied, UserError
 from bot.people.models import Person
-from bot.people.service import valid_zone
 from bot.premortem.models import (
-    FollowUp,
-    FollowUpKind,
-    FollowUpStatus,
     Phase,
     Premortem,
     Prevention,
@@ -38,8 +37,6 @@ from bot.settings import Settings
 PAGE_SIZE = 40
 MAX_RISK_CHARS = 2000
 MAX_INITIATIVE_CHARS = 300
-FOLLOWUP_MAX_ATTEMPTS = 5
-FOLLOWUP_RETRY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -154,8 +151,10 @@ def start(
     user_id: str,
     request: StartRequest,
     now: datetime,
+    workspace_id: str = "",
 ) -> Premortem:
     premortem = Premortem(
+        workspace_id=workspace_id,
         channel_id=channel_id,
         initiative=request.initiative,
         template=request.template,
@@ -174,29 +173,42 @@ def start(
     return premortem
 
 
-def get(session: Session, premortem_id: int) -> Premortem:
+def _in_workspace(premortem: Premortem | None, workspace_id: str | None) -> bool:
+    """`workspace_id` (OAuth mode): another workspace's pre-mortem does not exist for
+    the caller. None: one workspace, every pre-mortem is its own."""
+    return premortem is not None and (
+        workspace_id is None or premortem.workspace_id == workspace_id
+    )
+
+
+def get(session: Session, premortem_id: int, *, workspace_id: str | None = None) -> Premortem:
     premortem = session.get(Premortem, premortem_id)
-    if premortem is None:
+    if premortem is None or not _in_workspace(premortem, workspace_id):
         raise UserError(f"no pre-mortem with id {premortem_id}; see `nudgebot premortem list`")
     return premortem
 
 
-def get_for_update(session: Session, premortem_id: int) -> Premortem:
+def get_for_update(
+    session: Session, premortem_id: int, *, workspace_id: str | None = None
+) -> Premortem:
     """The pre-mortem, row-locked on PostgreSQL so concurrent clicks queue up."""
     premortem = session.scalar(
         select(Premortem).where(Premortem.id == premortem_id).with_for_update()
     )
-    if premortem is None:
+    if premortem is None or not _in_workspace(premortem, workspace_id):
         raise UserError(f"no pre-mortem with id {premortem_id}")
     return premortem
 
 
-def find_by_thread(session: Session, *, channel_id: str, thread_ts: str) -> Premortem | None:
-    return session.scalar(
-        select(Premortem).where(
-            Premortem.channel_id == channel_id, Premortem.parent_ts == thread_ts
-        )
+def find_by_thread(
+    session: Session, *, channel_id: str, thread_ts: str, workspace_id: str | None = None
+) -> Premortem | None:
+    query = select(Premortem).where(
+        Premortem.channel_id == channel_id, Premortem.parent_ts == thread_ts
     )
+    if workspace_id is not None:
+        query = query.where(Premortem.workspace_id == workspace_id)
+    return session.scalar(query)
 
 
 # -- risks -------------------------------------------------------------------------
@@ -624,12 +636,19 @@ def preventions(session: Session, premortem_id: int) -> list[Prevention]:
 
 
 def set_prevention_status(
-    session: Session, *, prevention_id: int, status: PreventionStatus, actor_id: str, is_lead: bool
+    session: Session,
+    *,
+    prevention_id: int,
+    status: PreventionStatus,
+    actor_id: str,
+    is_lead: bool,
+    now: datetime | None = None,
+    workspace_id: str | None = None,
 ) -> Prevention:
     prevention = session.get(Prevention, prevention_id)
     if prevention is None:
         raise UserError("that prevention no longer exists")
-    premortem = get(session, prevention.premortem_id)
+    premortem = get(session, prevention.premortem_id, workspace_id=workspace_id)
     if actor_id not in (prevention.owner_id, premortem.facilitator_id) and not is_lead:
         raise PermissionDenied(
             f"Only the owner (<@{prevention.owner_id}>), the facilitator or an L&D lead can "
@@ -638,33 +657,26 @@ def set_prevention_status(
     prevention.status = status
     prevention.status_changed_by = actor_id
     if status != PreventionStatus.open:
-        session.execute(
-            update(FollowUp)
-            .where(
-                FollowUp.prevention_id == prevention.id, FollowUp.status == FollowUpStatus.planned
-            )
-            .values(status=FollowUpStatus.cancelled)
-        )
+        # A closed prevention needs no reminder (one already on its way is stopped by the
+        # sender, which checks again just before posting).
+        cancel_followups(
+            session, kind=DeliveryKind.premortem_owner, ref_ids=[prevention.id],
+            reason=f"prevention {status.value}", now=now or utcnow(),
+        )  # fmt: skip
     return prevention
 
 
-# -- follow-up times ------------------------------------------------------------------
+# -- follow-ups: rows of the delivery outbox -------------------------------------------
 
 
-# A follow-up lands on the owner's working calendar: the delivery engine's, so
-# zone, hours, days and public holidays mean the same thing for every nudge.
+# A follow-up is a delivery (bot.delivery.models.Delivery) of kind premortem_owner
+# (ref: the prevention) or premortem_review (ref: the pre-mortem), so the sender
+# applies the working window, Do Not Disturb, pauses, pacing, permanent errors and
+# exactly-once to it like to any nudge. Its time lands on the person's working
+# calendar, the delivery engine's, so zone, hours, days and public holidays mean the
+# same thing for every DM.
 
-
-def schedule_for(
-    session: Session, *, user_id: str, settings: Settings, slack_tz: str | None = None
-) -> Calendar:
-    """The owner's calendar from the directory; for someone not in it yet, Slack's
-    zone (or the default) with the global working hours and days."""
-    person = session.scalar(select(Person).where(Person.slack_user_id == user_id))
-    if person is not None:
-        return person_calendar(person, settings)
-    tz = slack_tz if valid_zone(slack_tz) else settings.default_timezone
-    return calendar(zone(str(tz)), settings.working_hours, settings.working_days, None)
+REVIEW_ABOUT = "review"
 
 
 def followup_due_at(*, schedule: Calendar, target: date, now: datetime) -> datetime:
@@ -684,6 +696,13 @@ def followup_due_at(*, schedule: Calendar, target: date, now: datetime) -> datet
     return next_allowed(schedule=schedule, now=now)
 
 
+def window_end(schedule: Calendar, due: datetime) -> datetime | None:
+    """The end of the working window `due` falls in: the sender never posts after it
+    (a follow-up deferred past it waits for the next window, never the night)."""
+    start, end = schedule.bounds(schedule.local_date(due))
+    return end if start <= due < end else None
+
+
 def next_allowed(*, schedule: Calendar, now: datetime) -> datetime:
     try:
         return schedule.next_open(now)[0]
@@ -699,114 +718,156 @@ def working_days_before(day: date, count: int, schedule: Calendar) -> date:
     return day
 
 
-def _upsert_followup(session: Session, key: str, **values: Any) -> FollowUp:
-    followup = session.scalar(select(FollowUp).where(FollowUp.key == key))
-    if followup is None:
-        followup = FollowUp(key=key, **values)
-        session.add(followup)
-    else:
+def followups(session: Session, *, kind: DeliveryKind, ref_id: int) -> list[Delivery]:
+    """Every outbox row of one follow-up, oldest repetition first."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.kind == kind, Delivery.ref_id == ref_id)
+            .order_by(Delivery.repetition)
+        )
+    )
+
+
+def _plan_followup(
+    session: Session,
+    *,
+    kind: DeliveryKind,
+    ref_id: int,
+    person: Person,
+    about: str,
+    schedule: Calendar,
+    due: datetime,
+    now: datetime,
+) -> Delivery:
+    """Idempotent: the same follow-up planned twice is one row. An untouched planned
+    row is moved (new owner, new date); one that is on its way or sent stays, unless
+    what it is about changed: then a new repetition replaces it."""
+    rows = followups(session, kind=kind, ref_id=ref_id)
+    latest = rows[-1] if rows else None
+    values = {"person_id": person.id, "step_id": about, "due_at": due}
+    if latest is not None and latest.status == DeliveryStatus.planned and latest.attempts == 0:
         for name, value in values.items():
-            setattr(followup, name, value)
-        followup.attempts = 0
-        followup.last_error = None
-    followup.status = FollowUpStatus.planned
-    session.flush()
-    return followup
+            setattr(latest, name, value)
+        latest.window_end = window_end(schedule, due)
+        latest.last_error = None
+        latest.updated_at = now
+        session.flush()
+        return latest
+    same = latest is not None and (latest.person_id, latest.step_id) == (person.id, about)
+    if latest is not None and same and latest.status in _ON_ITS_WAY:
+        return latest
+    if latest is not None and latest.status == DeliveryStatus.planned:
+        # Tried before (it may have reached Slack): what it said no longer holds.
+        latest.status = DeliveryStatus.cancelled
+        latest.last_error = "superseded: re-planned"
+        latest.updated_at = now
+    row = Delivery(
+        kind=kind,
+        ref_id=ref_id,
+        enrollment_id=None,
+        repetition=latest.repetition + 1 if latest is not None else 0,
+        window_end=window_end(schedule, due),
+        status=DeliveryStatus.planned,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
+    # Two replicas planning the same follow-up at once: the unique key keeps one.
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return followups(session, kind=kind, ref_id=ref_id)[-1]
+    return row
+
+
+_ON_ITS_WAY = (DeliveryStatus.planned, DeliveryStatus.sending, DeliveryStatus.sent)
 
 
 def plan_owner_nudge(
-    session: Session,
-    *,
-    prevention: Prevention,
-    schedule: Calendar,
-    settings: Settings,
-    now: datetime,
-) -> FollowUp:
+    session: Session, *, prevention: Prevention, person: Person, settings: Settings, now: datetime
+) -> Delivery | None:
+    """The owner's reminder, `premortem_nudge_days_before` working days before the due
+    date; re-planning follows a new owner or date. None when the prevention is closed."""
+    if prevention.status != PreventionStatus.open:
+        cancel_followups(
+            session, kind=DeliveryKind.premortem_owner, ref_ids=[prevention.id],
+            reason=f"prevention {prevention.status.value}", now=now,
+        )  # fmt: skip
+        return None
+    schedule = person_calendar(person, settings)
     target = working_days_before(
         prevention.due_date, settings.premortem_nudge_days_before, schedule
     )
-    return _upsert_followup(
+    return _plan_followup(
         session,
-        f"nudge:{prevention.id}",
-        premortem_id=prevention.premortem_id,
-        prevention_id=prevention.id,
-        kind=FollowUpKind.owner_nudge,
-        recipient_id=prevention.owner_id,
-        timezone=schedule.tz.key,
-        due_at=followup_due_at(schedule=schedule, target=target, now=now),
+        kind=DeliveryKind.premortem_owner,
+        ref_id=prevention.id,
+        person=person,
+        about=prevention.due_date.isoformat(),
+        schedule=schedule,
+        due=followup_due_at(schedule=schedule, target=target, now=now),
+        now=now,
     )
 
 
 def plan_review(
-    session: Session, *, premortem: Premortem, schedule: Calendar, settings: Settings, now: datetime
-) -> FollowUp:
-    local_today = schedule.local_date(now)
-    target = local_today + timedelta(weeks=settings.premortem_review_weeks)
-    # The review lands on the first working day on or after the date, not before it.
+    session: Session, *, premortem: Premortem, person: Person, settings: Settings, now: datetime
+) -> Delivery:
+    """The facilitator's re-review, `premortem_review_weeks` after the summary, on the
+    first working day on or after that date."""
+    schedule = person_calendar(person, settings)
+    target = schedule.local_date(now) + timedelta(weeks=settings.premortem_review_weeks)
     for _ in range(14):
         if schedule.is_open_day(target):
             break
         target += timedelta(days=1)
     due = followup_due_at(schedule=schedule, target=target, now=now)
     premortem.review_at = due
-    return _upsert_followup(
+    return _plan_followup(
         session,
-        f"review:{premortem.id}",
-        premortem_id=premortem.id,
-        prevention_id=None,
-        kind=FollowUpKind.review,
-        recipient_id=premortem.facilitator_id,
-        timezone=schedule.tz.key,
-        due_at=due,
+        kind=DeliveryKind.premortem_review,
+        ref_id=premortem.id,
+        person=person,
+        about=REVIEW_ABOUT,
+        schedule=schedule,
+        due=due,
+        now=now,
     )
 
 
-def due_followups(session: Session, *, now: datetime, limit: int = 50) -> list[FollowUp]:
-    return list(
-        session.scalars(
-            select(FollowUp)
-            .where(FollowUp.status == FollowUpStatus.planned, FollowUp.due_at <= now)
-            .order_by(FollowUp.due_at, FollowUp.id)
-            .limit(limit)
+def cancel_followups(
+    session: Session, *, kind: DeliveryKind, ref_ids: list[int], reason: str, now: datetime
+) -> int:
+    """Follow-ups not yet claimed by a sender are cancelled, with the reason."""
+    if not ref_ids:
+        return 0
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.kind == kind,
+            Delivery.ref_id.in_(ref_ids),
+            Delivery.status == DeliveryStatus.planned,
         )
+        .values(status=DeliveryStatus.cancelled, last_error=reason[:255], updated_at=now),
+        execution_options={"synchronize_session": False},
     )
-
-
-def followup_still_wanted(session: Session, followup: FollowUp) -> bool:
-    if followup.prevention_id is None:
-        return True
-    prevention = session.get(Prevention, followup.prevention_id)
-    return prevention is not None and prevention.status == PreventionStatus.open
-
-
-def mark_followup(
-    followup: FollowUp, *, now: datetime, ok: bool, channel: str = "", ts: str = "", error: str = ""
-) -> None:
-    if ok:
-        followup.status = FollowUpStatus.sent
-        followup.sent_at = now
-        followup.channel_id, followup.message_ts = channel, ts
-        return
-    followup.attempts += 1
-    followup.last_error = error[:64]
-    if followup.attempts >= FOLLOWUP_MAX_ATTEMPTS or error in PERMANENT_DM_ERRORS:
-        followup.status = FollowUpStatus.failed
-    else:
-        followup.due_at = now + FOLLOWUP_RETRY * followup.attempts
-
-
-PERMANENT_DM_ERRORS = frozenset(
-    {"user_not_found", "user_disabled", "cannot_dm_bot", "account_inactive"}
-)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # -- records -------------------------------------------------------------------------------
 
 
-def list_premortems(session: Session, *, channel_id: str | None = None) -> list[dict[str, Any]]:
+def list_premortems(
+    session: Session, *, channel_id: str | None = None, workspace_id: str | None = None
+) -> list[dict[str, Any]]:
     query = select(Premortem).order_by(Premortem.id.desc())
     if channel_id:
         query = query.where(Premortem.channel_id == channel_id)
+    if workspace_id is not None:
+        query = query.where(Premortem.workspace_id == workspace_id)
     counts = dict(
         session.execute(
             select(Risk.premortem_id, func.count())

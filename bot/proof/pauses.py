@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.delivery.models import Delivery, DeliveryStatus
+from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from bot.delivery.planner import person_calendar
 from bot.people.models import Person
 from bot.proof.models import Pause, PauseReason, ProofEvent
@@ -255,6 +255,7 @@ def unanswered_streak(
     )
     query = select(Delivery.id).where(
         Delivery.person_id == person_id,
+        Delivery.kind == DeliveryKind.step,  # a pre-mortem follow-up asks for no answer
         Delivery.status == DeliveryStatus.sent,
         Delivery.sent_at <= cutoff,
     )
@@ -285,6 +286,7 @@ def fatigue_candidates(session: Session, *, now: datetime, settings: Settings) -
     query = (
         select(Delivery.person_id)
         .where(
+            Delivery.kind == DeliveryKind.step,
             Delivery.status == DeliveryStatus.sent,
             and_(Delivery.sent_at <= cutoff, Delivery.sent_at > cutoff - timedelta(days=2)),
             ~answered,
@@ -299,6 +301,7 @@ def fatigue_candidates(session: Session, *, now: datetime, settings: Settings) -
 class FatiguePause:
     pause_id: int
     slack_user_id: str
+    workspace_id: str = ""
 
 
 def pause_the_fatigued(
@@ -314,14 +317,14 @@ def pause_the_fatigued(
         if streak < settings.fatigue_limit or person is None or person.is_deleted:
             continue
         row = pause(session, person=person, reason=PauseReason.fatigue, now=now)
-        paused.append(FatiguePause(row.id, person.slack_user_id))
+        paused.append(FatiguePause(row.id, person.slack_user_id, person.workspace_id))
     return paused
 
 
 def unnotified_fatigue(session: Session) -> list[FatiguePause]:
     """Fatigue pauses whose DM has not gone out yet (a failed DM is tried again)."""
     rows = session.execute(
-        select(Pause.id, Person.slack_user_id)
+        select(Pause.id, Person.slack_user_id, Person.workspace_id)
         .join(Person, Person.id == Pause.person_id)
         .where(
             Pause.reason == PauseReason.fatigue,
@@ -329,7 +332,7 @@ def unnotified_fatigue(session: Session) -> list[FatiguePause]:
             Pause.notified_at.is_(None),
         )
     )
-    return [FatiguePause(r.id, r.slack_user_id) for r in rows]
+    return [FatiguePause(r.id, r.slack_user_id, r.workspace_id) for r in rows]
 
 
 def mark_notified(session: Session, *, pause_id: int, now: datetime) -> None:

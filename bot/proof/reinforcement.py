@@ -151,8 +151,8 @@ def _plan_next(
     planned_max: int,
 ) -> datetime | None:
     repetition = delivery.repetition + 1
-    if repetition > planned_max * MAX_REPEATS_PER_INTERVAL:
-        return None
+    if delivery.enrollment_id is None or repetition > planned_max * MAX_REPEATS_PER_INTERVAL:
+        return None  # (no enrollment: a follow-up, not a step; it has no Leitner box)
     cal = program_calendar(person_calendar(person, settings), program)
     due, window_end = cal.next_open(now + timedelta(days=days))
     row = _row(session, delivery.enrollment_id, delivery.step_id, repetition)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bot.content.models import ProgramVersion
 from bot.content.schema import Program, normalise_locale
 from bot.content.service import load_program_version
-from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
+from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Enrollment
 from bot.delivery.planner import person_calendar, program_calendar
 from bot.errors import PermissionDenied, UserError
 from bot.people.models import Person
@@ -121,16 +121,20 @@ def answer(
     value: str | None = None,
     text: str | None = None,
     checked: Sequence[int] = (),
+    workspace_id: str | None = None,
 ) -> AnswerResult:
     """Record one answer and do what it means (snooze, repetition, stop).
 
-    PermissionDenied when `user_id` is not the person the nudge was sent to;
-    AlreadyAnswered when the nudge was closed by a different answer.
+    PermissionDenied when `user_id` is not the person the nudge was sent to (in
+    `workspace_id`, OAuth mode: the same user id in another workspace is someone
+    else); AlreadyAnswered when the nudge was closed by a different answer.
     """
     if kind not in KINDS:
         raise UserError(f"unknown answer {kind!r}")
     nudge = find_nudge(session, delivery_id=delivery_id, lock=True)
-    if nudge.person.slack_user_id != user_id:
+    if nudge.person.slack_user_id != user_id or (
+        workspace_id is not None and nudge.person.workspace_id != workspace_id
+    ):
         raise PermissionDenied("this nudge is for someone else")
     existing = events_of(session, delivery_id=delivery_id)
     result = AnswerResult(nudge=nudge, recorded=False, kind=kind)
@@ -348,6 +352,7 @@ def apply_silence(session: Session, *, now: datetime, settings: Settings) -> int
     rows = session.scalars(
         select(Delivery)
         .where(
+            Delivery.kind == DeliveryKind.step,  # follow-ups have no Leitner box
             Delivery.status == DeliveryStatus.sent,
             Delivery.sent_at <= cutoff,
             Delivery.sent_at > cutoff - timedelta(days=2),

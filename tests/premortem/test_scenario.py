@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from bot.delivery.sender import Sender
+from bot.people.models import Person
 from bot.premortem import blocks
 from bot.premortem.models import (
-    FollowUp,
-    FollowUpKind,
-    FollowUpStatus,
     Phase,
     Prevention,
     PreventionStatus,
@@ -184,9 +184,10 @@ def test_a_whole_premortem_from_start_to_follow_ups(pm: Room) -> None:
     assert "Brief every manager" in text and "Thu 10 Dec 2026" in text
     assert pm.premortem().phase == Phase.done
 
-    # Follow-ups: each owner is nudged two working days before the due date, at 09:00 local.
+    # Follow-ups are rows of the delivery outbox: each owner is nudged two working days
+    # before the due date, at 09:00 in their own zone (added to the directory from Slack).
     nudges = {
-        f.recipient_id: f.due_at for f in _followups(pm) if f.kind == FollowUpKind.owner_nudge
+        user: f.due_at for user, f in _followups(pm) if f.kind == DeliveryKind.premortem_owner
     }
     assert nudges == {
         "U0ANA": datetime(2026, 12, 8, 14, 0, tzinfo=UTC),  # Tue 09:00 in New York
@@ -194,16 +195,23 @@ def test_a_whole_premortem_from_start_to_follow_ups(pm: Room) -> None:
         "U0CAT": datetime(2026, 12, 3, 9, 0, tzinfo=UTC),  # Thu 09:00 in London
     }
     # And the facilitator is asked to re-review six weeks on, at 09:00 in Sofia.
-    review = eventually(lambda: [f for f in _followups(pm) if f.kind == FollowUpKind.review])
-    assert review[0].recipient_id == FACILITATOR
-    assert review[0].due_at == datetime(2027, 1, 7, 7, 0, tzinfo=UTC)
+    review = eventually(
+        lambda: [(u, f) for u, f in _followups(pm) if f.kind == DeliveryKind.premortem_review]
+    )
+    assert review[0][0] == FACILITATOR
+    assert review[0][1].due_at == datetime(2027, 1, 7, 7, 0, tzinfo=UTC)
 
-    # When London's morning comes, only the London owner is nudged, with one-click buttons.
-    pm.bot.services.clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=UTC))  # type: ignore[attr-defined]
-    pm.tick("premortem-followups")
+    # When London's morning comes, the real sender posts only the London owner's nudge,
+    # with one-click buttons and the delivery id in the message metadata.
+    clock = pm.bot.services.clock
+    clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    pm.tick("delivery-send")
     dms = fake.dm_messages("U0CAT")
     assert len(dms) == 1 and "Agree time with managers" in message_text(dms[0])
     assert not fake.dm_messages("U0ANA") and not fake.dm_messages("U0BEN")
+    cat = _followup(pm, "U0CAT")
+    assert dms[0]["metadata"]["event_payload"]["delivery_id"] == cat.id
+    assert (cat.status, cat.message_ts) == (DeliveryStatus.sent, dms[0]["ts"])
     dm_channel = fake.dm_channel_id("U0CAT")
     message = dms[0]
     button = next(
@@ -219,23 +227,67 @@ def test_a_whole_premortem_from_start_to_follow_ups(pm: Room) -> None:
     )  # fmt: skip
     eventually(lambda: _prevention_status(pm, "U0CAT") == PreventionStatus.done)
     eventually(lambda: "marked *done*" in message_text(fake.dm_messages("U0CAT")[0]))
-    assert _followup(pm, "U0CAT").status == FollowUpStatus.sent
+
+    # New York's morning: Ana is in Do Not Disturb until 10:30 her time; the nudge waits
+    # for it to end, inside her working hours, and goes out then.
+    ana_due = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
+    dnd_end = datetime(2026, 12, 8, 15, 30, tzinfo=UTC)
+    fake.set_dnd("U0ANA", next_start_ts=int(ana_due.timestamp()) - 3600,
+                 next_end_ts=int(dnd_end.timestamp()))  # fmt: skip
+    clock.set(ana_due)  # type: ignore[attr-defined]
+    pm.tick("delivery-send")
+    assert not fake.dm_messages("U0ANA")
+    ana = _followup(pm, "U0ANA")
+    assert (ana.status, ana.due_at, ana.last_error) == (
+        DeliveryStatus.planned, dnd_end, "deferred: do not disturb"
+    )  # fmt: skip
+    clock.set(dnd_end)  # type: ignore[attr-defined]
+    pm.tick("delivery-send")
+    assert len(fake.dm_messages("U0ANA")) == 1
+    assert "Brief every manager" in message_text(fake.dm_messages("U0ANA")[0])
+
+    # Tokyo's morning: a sender posts Ben's nudge and dies before recording it. Once its
+    # lease runs out, the next sender finds the DM by its metadata and posts nothing.
+    clock.set(datetime(2026, 12, 10, 0, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    crashed = Sender(pm.bot.services, owner="elsewhere:1:crashed")
+    (claimed,) = crashed.claim(10)
+    crashed._process(claimed)  # posted; the outcome is never written
+    assert len(fake.dm_messages("U0BEN")) == 1
+    clock.advance(timedelta(seconds=pm.bot.services.settings.send_lease_seconds + 1))  # type: ignore[attr-defined]
+    pm.tick("delivery-reap")
+    pm.tick("delivery-send")
+    ben = _followup(pm, "U0BEN")
+    (ben_dm,) = fake.dm_messages("U0BEN")
+    assert (ben.status, ben.message_ts) == (DeliveryStatus.sent, ben_dm["ts"])
+    assert fake.calls_to("conversations.history")
 
     # Six weeks on, the facilitator is asked to re-review what is still open.
-    pm.bot.services.clock.set(datetime(2027, 1, 7, 7, 0, tzinfo=UTC))  # type: ignore[attr-defined]
-    pm.tick("premortem-followups")
-    review_dm = message_text(fake.dm_messages(FACILITATOR)[-1])
+    clock.set(datetime(2027, 1, 7, 7, 0, tzinfo=UTC))  # type: ignore[attr-defined]
+    pm.tick("delivery-send")
+    (review_message,) = fake.dm_messages(FACILITATOR)
+    review_dm = message_text(review_message)
     assert "re-review" in review_dm
     assert "Brief every manager" in review_dm and "Agree time with managers" not in review_dm
+    # Every follow-up went out once, each recorded against its own DM.
+    assert {u: f.status for u, f in _followups(pm)} == dict.fromkeys(
+        ("U0ANA", "U0BEN", "U0CAT", FACILITATOR), DeliveryStatus.sent
+    )
 
 
-def _followups(room: Room) -> list[FollowUp]:
+def _followups(room: Room) -> list[tuple[str, Delivery]]:
+    """(recipient's Slack id, outbox row) of every pre-mortem follow-up."""
     with room.bot.services.session() as session:
-        return list(session.scalars(select(FollowUp).order_by(FollowUp.id)))
+        rows = session.execute(
+            select(Person.slack_user_id, Delivery)
+            .join(Person, Person.id == Delivery.person_id)
+            .where(Delivery.kind != DeliveryKind.step)
+            .order_by(Delivery.id)
+        )
+        return [(user, delivery) for user, delivery in rows]
 
 
-def _followup(room: Room, user: str) -> FollowUp:
-    return next(f for f in _followups(room) if f.recipient_id == user)
+def _followup(room: Room, user: str) -> Delivery:
+    return next(f for u, f in _followups(room) if u == user)
 
 
 def _prevention_status(room: Room, owner: str) -> PreventionStatus:

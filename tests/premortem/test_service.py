@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.delivery.calendar import Calendar, calendar, zone
+from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from bot.delivery.planner import person_calendar
 from bot.errors import PermissionDenied, UserError
 from bot.people.models import Person
-from bot.premortem import service
-from bot.premortem.models import FollowUp, FollowUpStatus, Phase, PreventionStatus
+from bot.premortem import followups, service
+from bot.premortem.models import Phase, PreventionStatus
 from bot.settings import Settings, TimeWindow
 from tests.conftest import make_settings
 
@@ -82,21 +84,29 @@ def test_a_target_in_the_past_goes_out_at_the_next_allowed_moment() -> None:
     )
 
 
-def test_schedule_prefers_the_directory_then_slack_then_the_default(session: Session) -> None:
+def test_recipient_comes_from_the_directory_then_slack_then_the_default(
+    session: Session,
+) -> None:
     settings = make_settings(default_timezone="Europe/Berlin")
     session.add(
         Person(slack_user_id="U0OVR", name="o", tz="Asia/Tokyo", tz_override="Europe/Lisbon",
                working_hours="10:00-16:00", working_days="mon,tue")
     )  # fmt: skip
     session.flush()
-    mine = service.schedule_for(session, user_id="U0OVR", settings=settings, slack_tz="UTC")
-    assert (mine.tz.key, str(mine.window), mine.days) == ("Europe/Lisbon", "10:00-16:00", (0, 1))
-    slack = service.schedule_for(session, user_id="U0NEW", settings=settings, slack_tz="Asia/Tokyo")
-    assert slack.tz.key == "Asia/Tokyo"
-    default = service.schedule_for(
-        session, user_id="U0NEW", settings=settings, slack_tz="Nowhere/X"
+    mine = followups.recipient(
+        session, user_id="U0OVR", slack_user={"id": "U0OVR", "tz": "UTC"}, workspace_id=""
     )
-    assert default.tz.key == "Europe/Berlin"
+    cal = person_calendar(mine, settings)
+    assert (cal.tz.key, str(cal.window), cal.days) == ("Europe/Lisbon", "10:00-16:00", (0, 1))
+    # An owner new to the directory is added from their Slack profile …
+    slack = followups.recipient(
+        session, user_id="U0NEW", slack_user={"id": "U0NEW", "tz": "Asia/Tokyo"}, workspace_id=""
+    )
+    assert person_calendar(slack, settings).tz.key == "Asia/Tokyo"
+    assert followups.recipient(session, user_id="U0NEW", slack_user=None, workspace_id="") is slack
+    # … or with the defaults when Slack could not be asked.
+    unknown = followups.recipient(session, user_id="U0GONE", slack_user=None, workspace_id="")
+    assert person_calendar(unknown, settings).tz.key == "Europe/Berlin"
 
 
 def _finished(session: Session, settings: Settings) -> int:
@@ -141,15 +151,22 @@ def test_export_of_an_unfinished_premortem_says_why_not(
         service.export_markdown(session, premortem_id=999)
 
 
+def _owner(session: Session, user_id: str = "U0B", tz: str = "Europe/Sofia") -> Person:
+    person = Person(slack_user_id=user_id, name=user_id.lower(), tz=tz)
+    session.add(person)
+    session.flush()
+    return person
+
+
 def test_only_owner_facilitator_or_lead_change_a_prevention(
     session: Session, settings: Settings
 ) -> None:
     premortem_id = _finished(session, settings)
     prevention = service.preventions(session, premortem_id)[0]
-    schedule = _schedule()
-    followup = service.plan_owner_nudge(
-        session, prevention=prevention, schedule=schedule, settings=settings, now=NOW
+    reminder = service.plan_owner_nudge(
+        session, prevention=prevention, person=_owner(session), settings=settings, now=NOW
     )
+    assert reminder is not None and reminder.status == DeliveryStatus.planned
     with pytest.raises(PermissionDenied, match="Nothing was changed"):
         service.set_prevention_status(
             session, prevention_id=prevention.id, status=PreventionStatus.done, actor_id="U0X",
@@ -158,24 +175,77 @@ def test_only_owner_facilitator_or_lead_change_a_prevention(
     assert prevention.status == PreventionStatus.open
     service.set_prevention_status(
         session, prevention_id=prevention.id, status=PreventionStatus.dropped, actor_id="U0B",
-        is_lead=False,
+        is_lead=False, now=NOW,
     )  # fmt: skip
-    session.refresh(followup)
+    session.refresh(reminder)
     # A dropped prevention needs no reminder.
-    assert followup.status == FollowUpStatus.cancelled
+    assert (reminder.status, reminder.last_error) == (
+        DeliveryStatus.cancelled, "prevention dropped"
+    )  # fmt: skip
 
 
-def test_failed_dms_are_retried_then_given_up(session: Session, settings: Settings) -> None:
-    premortem_id = _finished(session, settings)
-    prevention = service.preventions(session, premortem_id)[0]
-    followup = service.plan_owner_nudge(
-        session, prevention=prevention, schedule=_schedule(), settings=settings, now=NOW
+def test_replanning_moves_an_untouched_reminder_and_replaces_one_already_sent(
+    session: Session, settings: Settings
+) -> None:
+    prevention = service.preventions(session, _finished(session, settings))[0]
+    owner, other = _owner(session), _owner(session, "U0C", "America/New_York")
+
+    def plan(person: Person) -> Delivery:
+        row = service.plan_owner_nudge(
+            session, prevention=prevention, person=person, settings=settings, now=NOW
+        )
+        assert row is not None
+        return row
+
+    def rows() -> list[tuple[int, str, DeliveryStatus, datetime]]:
+        found = service.followups(session, kind=DeliveryKind.premortem_owner, ref_id=prevention.id)
+        return [(r.repetition, r.step_id, r.status, r.due_at) for r in found]
+
+    first = plan(owner)
+    assert plan(owner) is first  # the same decision planned twice: one reminder
+    # Due Thu 10 Dec: Tue 8 Dec, 09:00 in Sofia.
+    assert rows() == [
+        (0, "2026-12-10", DeliveryStatus.planned, datetime(2026, 12, 8, 7, 0, tzinfo=UTC))
+    ]
+    assert first.window_end == datetime(2026, 12, 8, 15, 30, tzinfo=UTC)
+    # A new date before anything was sent: the same row moves.
+    prevention.due_date = date(2026, 12, 15)
+    assert plan(owner) is first
+    assert rows() == [
+        (0, "2026-12-15", DeliveryStatus.planned, datetime(2026, 12, 11, 7, 0, tzinfo=UTC))
+    ]
+    # Once sent, planning the same again adds nothing; a new owner gets a reminder of their own.
+    first.status = DeliveryStatus.sent
+    assert plan(owner) is first
+    prevention.owner_id = "U0C"
+    second = plan(other)
+    assert (second.person_id, second.repetition) == (other.id, 1)
+    assert rows()[1] == (
+        1,
+        "2026-12-15",
+        DeliveryStatus.planned,
+        datetime(2026, 12, 11, 14, 0, tzinfo=UTC),
     )
-    service.mark_followup(followup, now=NOW, ok=False, error="ratelimited")
-    assert followup.status == FollowUpStatus.planned and followup.due_at > NOW
-    service.mark_followup(followup, now=NOW, ok=False, error="user_disabled")
-    assert followup.status == FollowUpStatus.failed
-    assert isinstance(followup, FollowUp)
+    assert [r[2] for r in rows()] == [DeliveryStatus.sent, DeliveryStatus.planned]
+
+
+def test_a_tried_reminder_whose_date_changed_is_superseded_not_moved(
+    session: Session, settings: Settings
+) -> None:
+    prevention = service.preventions(session, _finished(session, settings))[0]
+    owner = _owner(session)
+    first = service.plan_owner_nudge(
+        session, prevention=prevention, person=owner, settings=settings, now=NOW
+    )
+    assert first is not None
+    first.attempts = 1  # the sender tried it: it may be in the owner's DMs already
+    prevention.due_date = date(2026, 12, 17)
+    second = service.plan_owner_nudge(
+        session, prevention=prevention, person=owner, settings=settings, now=NOW
+    )
+    assert second is not None and second is not first
+    assert (first.status, first.last_error) == (DeliveryStatus.cancelled, "superseded: re-planned")
+    assert (second.repetition, second.step_id) == (1, "2026-12-17")
 
 
 def test_votes_respect_budget_and_per_risk_maximum(session: Session) -> None:
