@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 
 import click
+from slack_sdk import WebClient
 
 from bot.delivery import planner, service
 from bot.errors import UserError
@@ -16,23 +17,26 @@ from bot.people import directory
 from bot.people.service import apply_slack_user, find_person
 from bot.runtime import Runtime, pass_runtime
 from bot.services import Services
+from bot.slack import install
 
 
-def parse_start(value: str, now: datetime) -> datetime:
-    """`now`, or a date. A date is stored at 12:00 UTC, which is that same
-    calendar date in every time zone from UTC-12 to UTC+11: day 0 is the date
-    people read, wherever they are."""
+def parse_start(value: str, now: datetime) -> datetime | date:
+    """`now`, or a date. A date starts at the beginning of that day in each
+    person's own time zone (see `service.enroll`): day 0 is the date people read,
+    from UTC-12 to UTC+14."""
     if value == "now":
         return now
     try:
-        return datetime.combine(date.fromisoformat(value), time(12), tzinfo=UTC)
+        return date.fromisoformat(value)
     except ValueError:
         raise UserError(f"--start: expected now or a date like 2026-12-01, got {value!r}") from None
 
 
 def _targets(
     services: Services,
+    client: WebClient,
     *,
+    workspace_id: str | None,
     users: tuple[str, ...],
     usergroups: tuple[str, ...],
     channels: tuple[str, ...],
@@ -41,26 +45,46 @@ def _targets(
 ) -> list[str]:
     ids = list(users)
     for group in usergroups:
-        ids += directory.usergroup_members(services.client, group)
+        ids += directory.usergroup_members(client, group)
     for channel in channels:
-        ids += directory.channel_members(services.client, channel)
+        ids += directory.channel_members(client, channel)
     with services.session() as session:
         if csv_file is not None:
-            ids += service.user_ids_from_csv(session, path=csv_file)
+            ids += service.user_ids_from_csv(session, path=csv_file, workspace_id=workspace_id)
         if team:
-            ids += service.team_user_ids(session, team=team)
+            ids += service.team_user_ids(session, team=team, workspace_id=workspace_id)
     return list(dict.fromkeys(ids))
 
 
-def _learn_unknown(services: Services, user_ids: list[str]) -> None:
+def _learn_unknown(
+    services: Services, client: WebClient, user_ids: list[str], workspace_id: str | None
+) -> None:
     """Someone not synced yet is read from Slack, so enrolling never needs a full sync."""
     with services.session() as session:
-        unknown = [u for u in user_ids if find_person(session, u) is None]
+        unknown = [
+            u for u in user_ids if find_person(session, u, workspace_id=workspace_id) is None
+        ]
     for user_id in unknown:
-        user = directory.slack_user(services.client, user_id)
+        user = directory.slack_user(client, user_id)
         if user is not None:
             with services.session() as session:
-                apply_slack_user(session, user=user)
+                apply_slack_user(session, user=user, workspace_id=workspace_id)
+
+
+def _workspace(services: Services, workspace: str | None) -> tuple[str | None, WebClient]:
+    """(scope, bot client) of the workspace to enroll in: the one bot in single mode;
+    the named, installed workspace in OAuth mode."""
+    if services.settings.install_mode != "oauth":
+        return None, services.client
+    if not workspace:
+        raise UserError(
+            "several workspaces share this database (NUDGEBOT_INSTALL_MODE=oauth): "
+            "say which one to enroll in with --workspace T…"
+        )
+    client = install.client_for(services, workspace)
+    if client is None:
+        raise UserError(f"--workspace: the app is not installed in {workspace}")
+    return workspace, client
 
 
 @click.command()
@@ -72,6 +96,10 @@ def _learn_unknown(services: Services, user_ids: list[str]) -> None:
               help="CSV with a slack_user_id or email column.")  # fmt: skip
 @click.option("--team", help="Everyone of this team (from the org CSV).")
 @click.option("--start", default="now", show_default=True, help="now, or a date (YYYY-MM-DD).")
+@click.option(
+    "--workspace",
+    help="The Slack team id (T…) to enroll in; required with NUDGEBOT_INSTALL_MODE=oauth.",
+)
 @pass_runtime
 def enroll(
     runtime: Runtime,
@@ -82,19 +110,24 @@ def enroll(
     csv_file: Path | None,
     team: str | None,
     start: str,
+    workspace: str | None,
 ) -> None:
     """Enroll people in PROGRAM and plan their nudges. Enrolling twice is harmless."""
     services = runtime.migrated_services()
-    starts_at = parse_start(start, services.clock.now())
+    now = services.clock.now()
+    start_at = parse_start(start, now)
     if not (users or usergroups or channels or csv_file or team):
         raise UserError("name who to enroll: --user, --usergroup, --channel, --csv or --team")
-    ids = _targets(services, users=users, usergroups=usergroups, channels=channels,
-                   csv_file=csv_file, team=team)  # fmt: skip
-    _learn_unknown(services, ids)
+    scope, client = _workspace(services, workspace)
+    ids = _targets(services, client, workspace_id=scope, users=users, usergroups=usergroups,
+                   channels=channels, csv_file=csv_file, team=team)  # fmt: skip
+    _learn_unknown(services, client, ids, scope)
     with services.session() as session:
         result = planner.enroll_and_plan(
             session, settings=services.settings, now=services.clock.now(), program_id=program,
-            user_ids=ids, starts_at=starts_at, enrolled_by="cli", source="cli",
+            user_ids=ids, enrolled_by="cli", source="cli", workspace_id=scope,
+            starts_at=start_at if isinstance(start_at, datetime) else now,
+            start_date=None if isinstance(start_at, datetime) else start_at,
         )  # fmt: skip
     for user_id, why in result.skipped:
         click.echo(f"skipped {user_id}: {why}", err=True)

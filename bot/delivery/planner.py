@@ -9,6 +9,13 @@ under the weekly cap (all programs together). Planning again inserts only what
 is missing (the unique key) and moves a not-yet-due row when the person's
 calendar changed (a new time zone, DST rules); rows that were tried, deferred
 or are already due stay where they are.
+
+The plan tick is incremental. Each enrollment carries `replan_at`: NULL when
+something that shapes the person's schedule changed (a time zone, working
+hours, country, a pause, a new or changed enrollment; the ORM marks it, see
+`bot.delivery.models`), otherwise the moment its next step comes within the
+horizon. A tick plans only the people with an enrollment at or past that
+moment, so a tick where nothing changed reads one index and writes nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +23,16 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+import psycopg
+from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
@@ -34,18 +45,33 @@ from bot.delivery.calendar import (
     parse_days,
     parse_window,
     to_utc,
-    week_of,
     zone,
 )
-from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
+from bot.delivery.calendar import week_of as _week_of
+from bot.delivery.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+    PlannerState,
+)
 from bot.delivery.service import HOLDOUT, EnrollResult, enroll, load_program
 from bot.people.models import Person
 from bot.people.service import effective_tz
 from bot.settings import Settings, TimeWindow
 
-CHUNK = 1000
+CHUNK = 2000
+# The ISO week of a date, once per date (the planner asks millions of times).
+week_of = lru_cache(maxsize=4096)(_week_of)
+# An enrollment with nothing left to plan: the tick never needs to look at it again
+# (a change to the person or the enrollment clears it).
+NEVER = datetime(9000, 1, 1, tzinfo=UTC)
+# No open day found within a year (a calendar without working days): look again tomorrow.
+RETRY_NO_DAY = timedelta(days=1)
 # Rows in these states hold their place in the week (and are never planned again).
-_COUNTED = {DeliveryStatus.planned, DeliveryStatus.sending, DeliveryStatus.sent}
+HELD_IN_WEEK = (DeliveryStatus.planned, DeliveryStatus.sending, DeliveryStatus.sent)
+_COUNTED = set(HELD_IN_WEEK)
 
 
 class Key(NamedTuple):
@@ -71,6 +97,14 @@ class PlanResult:
     inserted: int = 0
     moved: int = 0
     slots: list[Slot] = field(default_factory=list)
+
+
+class _Replan(NamedTuple):
+    """When to look at an enrollment again, guarded by the mark read with it."""
+
+    enrollment_id: int
+    plan_mark: int
+    replan_at: datetime
 
 
 @dataclass(slots=True)
@@ -128,7 +162,11 @@ def program_calendar(person_cal: Calendar, program: Program) -> Calendar:
 
 
 def jitter_unit(*parts: object) -> float:
-    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
+    return _unit(":".join(map(str, parts)))
+
+
+def _unit(joined: str) -> float:
+    digest = hashlib.blake2b(joined.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 
@@ -169,16 +207,15 @@ def _jittered(
     unit: float,
     jitter_minutes: int,
 ) -> datetime:
+    # Whole seconds, strictly before the window closes.
     if at is not None:
         fixed = to_utc(day, at, cal.tz)
         if start <= fixed < end:
             start = fixed
-        span = min(timedelta(minutes=jitter_minutes), end - start)
+        seconds = min(jitter_minutes * 60, int((end - start).total_seconds()))
     else:
-        span = end - start
-    # Whole seconds, strictly before the window closes.
-    seconds = max(0, int(span.total_seconds()) - 1)
-    return start + timedelta(seconds=int(unit * seconds))
+        seconds = int((end - start).total_seconds())
+    return start + timedelta(seconds=int(unit * max(0, seconds - 1)))
 
 
 def plan(
@@ -190,29 +227,145 @@ def plan(
     person_ids: Sequence[int] | None = None,
     write: bool = True,
 ) -> PlanResult:
-    """Plan every active enrollment (or those of `person_ids`) up to the horizon."""
+    """Plan up to the horizon: the people of `person_ids`; or, for the plan tick
+    (`person_ids` None), only those whose schedule can have changed since it last
+    looked (see `replan_at`); a dry run (`write=False`) looks at everyone."""
     horizon_end = now + timedelta(days=horizon_days or settings.plan_horizon_days)
     result = PlanResult()
-    for chunk in _chunks(_people_to_plan(session, person_ids)):
-        slots, moved, inserted = _plan_chunk(session, settings, chunk, now, horizon_end, write)
-        result.people += len(chunk)
-        result.inserted += inserted
-        result.moved += moved
-        if not write:
+    if person_ids is None and write:
+        _settings_changed(session, settings)
+        ids = _people_due(session, now)
+    else:
+        ids = _people_to_plan(session, person_ids)
+    programs, calendars = _Programs(session), _Calendars(settings)
+    if not write:
+        for chunk in _chunks(ids):
+            read = _read_chunk(session, chunk, programs, calendars)
+            slots, _, _ = _place_chunk(read, settings, now, horizon_end)
+            result.people += len(chunk)
             result.slots.extend(slots)
+        return result
+    # Chunk k is placed (Python) while chunk k-1 is written (the database): the
+    # connection is never used by both at once, since reading waits for no write.
+    writer = _Writer(session, now)
+    ready: tuple[list[Slot], dict[int, list[_Existing]], list[_Replan]] | None = None
+    try:
+        for chunk in _chunks(ids):
+            read = _read_chunk(session, chunk, programs, calendars)
+            if ready is not None:
+                writer.submit(*ready)
+            ready = _place_chunk(read, settings, now, horizon_end)
+            writer.wait()
+            result.people += len(chunk)
+        if ready is not None:
+            writer.submit(*ready)
+    finally:
+        writer.close()
+    result.inserted, result.moved = writer.inserted, writer.moved
     return result
+
+
+class _Writer:
+    """Writes one chunk while the next one is computed: the database works on the
+    rows (COPY, index upkeep) while Python places the next people's nudges. One
+    chunk in flight at a time, on the session's own connection and transaction,
+    so the caller still commits or rolls back everything at once."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self._conn = session.connection()  # taken here: the session stays on this thread
+        self._now = now
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner-write")
+        self._pending: Future[tuple[int, int]] | None = None
+        self.inserted = 0
+        self.moved = 0
+
+    def submit(
+        self, slots: list[Slot], existing: dict[int, list[_Existing]], replans: list[_Replan]
+    ) -> None:
+        self.wait()
+        self._pending = self._pool.submit(self._write, slots, existing, replans)
+
+    def _write(
+        self, slots: list[Slot], existing: dict[int, list[_Existing]], replans: list[_Replan]
+    ) -> tuple[int, int]:
+        moved, inserted = _write(self._conn, slots, existing, self._now)
+        _set_replan(self._conn, replans)
+        return moved, inserted
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            moved, inserted = pending.result()  # re-raises what the write raised
+            self.moved += moved
+            self.inserted += inserted
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _settings_changed(session: Session, settings: Settings) -> bool:
+    """Mark everyone when the settings every schedule depends on differ from those
+    the last tick planned with (an operator changed working hours, the cap, …)."""
+    shape = "|".join(
+        str(v)
+        for v in (
+            settings.working_hours,
+            settings.working_days,
+            settings.weekly_cap,
+            settings.jitter_minutes,
+            settings.default_timezone,
+        )
+    )
+    value = hashlib.blake2b(shape.encode(), digest_size=16).hexdigest()
+    state = session.get(PlannerState, "settings")
+    if state is not None and state.value == value:
+        return False
+    if state is None:
+        try:
+            with session.begin_nested():
+                session.add(PlannerState(name="settings", value=value))
+        except IntegrityError:
+            pass  # another replica's first tick stored it: both mark everyone, once
+    else:
+        state.value = value
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.status == EnrollmentStatus.active)
+        .values(replan_at=None, plan_mark=Enrollment.plan_mark + 1)
+    )
+    session.flush()
+    return True
+
+
+def _eligible() -> list[Any]:
+    return [
+        Enrollment.status == EnrollmentStatus.active,
+        Enrollment.arm != HOLDOUT,
+        Person.is_deleted.is_(False),
+        Person.is_bot.is_(False),
+    ]
+
+
+def _people_due(session: Session, now: datetime) -> list[int]:
+    """People with an enrollment the tick must look at: changed, or a step coming
+    within the horizon."""
+    query = (
+        select(Enrollment.person_id)
+        .join(Person, Person.id == Enrollment.person_id)
+        .where(*_eligible(), or_(Enrollment.replan_at.is_(None), Enrollment.replan_at <= now))
+        .distinct()
+    )
+    return sorted(session.scalars(query))
 
 
 def _people_to_plan(session: Session, person_ids: Sequence[int] | None) -> list[int]:
     query = (
         select(Enrollment.person_id)
         .join(Person, Person.id == Enrollment.person_id)
-        .where(
-            Enrollment.status == EnrollmentStatus.active,
-            Enrollment.arm != HOLDOUT,
-            Person.is_deleted.is_(False),
-            Person.is_bot.is_(False),
-        )
+        .where(*_eligible())
         .distinct()
     )
     if person_ids is not None:
@@ -225,47 +378,133 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
         yield ids[i : i + CHUNK]
 
 
-def _plan_chunk(
-    session: Session,
-    settings: Settings,
-    person_ids: list[int],
-    now: datetime,
-    horizon_end: datetime,
-    write: bool,
-) -> tuple[list[Slot], int, int]:
-    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(person_ids)))}
-    enrollments = list(
-        session.scalars(
-            select(Enrollment).where(
-                Enrollment.person_id.in_(person_ids),
-                Enrollment.status == EnrollmentStatus.active,
-                Enrollment.arm != HOLDOUT,
-            )
+class _EnrollmentRow(NamedTuple):
+    id: int
+    person_id: int
+    program_version_id: int
+    arm: str
+    starts_at: datetime
+    created_at: datetime
+    plan_mark: int
+
+
+class _PersonRow(NamedTuple):
+    id: int
+    slack_user_id: str
+    calendar: Calendar
+
+
+_PERSON_COLUMNS = (
+    Person.id,
+    Person.slack_user_id,
+    # What person_calendar reads; people who share them share one Calendar.
+    Person.tz_override,
+    Person.org_tz,
+    Person.tz,
+    Person.working_hours,
+    Person.working_days,
+    Person.country,
+)
+_ENROLLMENT_COLUMNS = (
+    Enrollment.id,
+    Enrollment.person_id,
+    Enrollment.program_version_id,
+    Enrollment.arm,
+    Enrollment.starts_at,
+    Enrollment.created_at,
+    Enrollment.plan_mark,
+)
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """What placing one chunk of people needs, read in a few queries (plain rows:
+    no ORM objects to build for 100,000 people)."""
+
+    people: dict[int, _PersonRow]
+    enrollments: dict[int, list[_EnrollmentRow]]
+    existing: dict[int, list[_Existing]]
+    programs: _Programs
+
+
+class _Calendars:
+    """person_calendar once per distinct (zones, hours, days, country)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._known: dict[tuple[Any, ...], Calendar] = {}
+
+    def __call__(self, fields: tuple[Any, ...]) -> Calendar:
+        found = self._known.get(fields)
+        if found is None:
+            tz_override, org_tz, tz, hours, days, country = fields
+            shape = Person(tz_override=tz_override, org_tz=org_tz, tz=tz, working_hours=hours,
+                           working_days=days, country=country)  # fmt: skip
+            found = self._known[fields] = person_calendar(shape, self._settings)
+        return found
+
+
+def _read_chunk(
+    session: Session, person_ids: list[int], programs: _Programs, calendars: _Calendars
+) -> _Chunk:
+    wanted_ids = set(person_ids)
+    people = {
+        r[0]: _PersonRow(r[0], r[1], calendars(tuple(r[2:])))
+        for r in session.execute(
+            select(*_PERSON_COLUMNS).where(*_ids_between(Person.id, person_ids))
+        )
+        if r[0] in wanted_ids
+    }
+    by_person: dict[int, list[_EnrollmentRow]] = {}
+    enrollments = session.execute(
+        select(*_ENROLLMENT_COLUMNS).where(
+            *_ids_between(Enrollment.person_id, person_ids),
+            Enrollment.status == EnrollmentStatus.active,
+            Enrollment.arm != HOLDOUT,
         )
     )
-    existing = _existing_rows(session, person_ids)
-    by_person: dict[int, list[Enrollment]] = {}
-    for enrollment in enrollments:
-        by_person.setdefault(enrollment.person_id, []).append(enrollment)
-    program_of = _Programs(session)
+    for row in enrollments:
+        enrollment = _EnrollmentRow(*row)
+        if enrollment.person_id in people:
+            by_person.setdefault(enrollment.person_id, []).append(enrollment)
+            programs.timings(enrollment.program_version_id, enrollment.arm)  # read it now
+    existing = _existing_rows(session, person_ids, wanted_ids)
+    return _Chunk(people, by_person, existing, programs)
 
+
+def _place_chunk(
+    chunk: _Chunk, settings: Settings, now: datetime, horizon_end: datetime
+) -> tuple[list[Slot], dict[int, list[_Existing]], list[_Replan]]:
+    """Place the chunk's nudges without touching the database (the previous chunk
+    may be being written meanwhile): everything it needs was read before."""
     slots: list[Slot] = []
-    for person_id, mine in by_person.items():
-        slots += _plan_person(
-            program_of,
+    replans: list[_Replan] = []
+    for person_id, mine in chunk.enrollments.items():
+        placed, later = _plan_person(
+            chunk.programs,
             settings,
-            people[person_id],
+            chunk.people[person_id],
             mine,
-            existing.get(person_id, []),
+            chunk.existing.get(person_id, []),
             now,
             horizon_end,
         )
-    if not write:
-        return slots, 0, 0
-    return slots, *_write(session, slots, existing, now)
+        slots += placed
+        replans += [_Replan(e.id, e.plan_mark, later[e.id]) for e in mine]
+    return slots, chunk.existing, replans
 
 
-def _existing_rows(session: Session, person_ids: list[int]) -> dict[int, list[_Existing]]:
+def _ids_between(column: Any, ids: list[int]) -> list[Any]:
+    """Rows of these (sorted) ids: a range when they are dense (one cached statement,
+    no thousand-parameter IN list), else the list itself."""
+    if ids[-1] - ids[0] < 2 * len(ids):
+        return [column >= ids[0], column <= ids[-1]]
+    return [column.in_(ids)]
+
+
+def _existing_rows(
+    session: Session, person_ids: list[int], wanted: set[int]
+) -> dict[int, list[_Existing]]:
     rows = session.execute(
         select(
             Delivery.id,
@@ -278,10 +517,16 @@ def _existing_rows(session: Session, person_ids: list[int]) -> dict[int, list[_E
             Delivery.window_end,
             Delivery.attempts,
             Delivery.last_error,
-        ).where(Delivery.person_id.in_(person_ids))
+        ).where(
+            *_ids_between(Delivery.person_id, person_ids),
+            # Program steps only: other DMs of the outbox are not nudges under the cap.
+            Delivery.enrollment_id.is_not(None),
+        )
     )
     out: dict[int, list[_Existing]] = {}
     for r in rows:
+        if r.person_id not in wanted:
+            continue
         out.setdefault(r.person_id, []).append(
             _Existing(
                 r.id,
@@ -299,25 +544,36 @@ def _existing_rows(session: Session, person_ids: list[int]) -> dict[int, list[_E
 def _plan_person(
     program_of: _Programs,
     settings: Settings,
-    person: Person,
-    enrollments: list[Enrollment],
+    person: _PersonRow,
+    enrollments: list[_EnrollmentRow],
     existing: list[_Existing],
     now: datetime,
     horizon_end: datetime,
-) -> list[Slot]:
-    base = person_calendar(person, settings)
+) -> tuple[list[Slot], dict[int, datetime]]:
+    """The person's slots within the horizon, and per enrollment when to look again."""
+    base = person.calendar
+    horizon = horizon_end - now
     fixed = {e.key: e for e in existing if not e.movable(now)}
     movable = {e.key: e for e in existing if e.movable(now)}
-    counts: Counter[tuple[int, int]] = Counter(
-        week_of(base.local_date(e.due_at)) for e in fixed.values() if e.status in _COUNTED
-    )
     horizon_day = base.local_date(horizon_end)
-    wanted = [
-        w
-        for enrollment in enrollments
-        for w in _wanted(program_of, person, enrollment, base, horizon_day)
-        if w.key not in fixed
-    ]
+    later: dict[int, datetime] = {}
+    wanted: list[_Wanted] = []
+    for enrollment in enrollments:
+        items, beyond = _wanted(program_of, person, enrollment, base, horizon_day)
+        wanted += [w for w in items if w.key not in fixed]
+        # Its next step's day comes within the horizon at that day's local midnight.
+        midnight = NEVER if beyond is None else to_utc(beyond, time(), base.tz) - horizon
+        later[enrollment.id] = midnight
+    # Held in the week: what the planner does not place itself (sent, due, tried, or
+    # triggered at the moment of work) counts toward the weekly cap as it stands.
+    counts: Counter[tuple[int, int]] = Counter()
+    if existing:
+        wanted_keys = {w.key for w in wanted}
+        counts.update(
+            week_of(base.local_date(e.due_at))
+            for e in existing
+            if e.status in _COUNTED and (e.key in fixed or e.key not in wanted_keys)
+        )
     wanted.sort(
         key=lambda w: (w.natural, w.when.at or time(), w.key.enrollment_id, w.key.repetition)
     )
@@ -328,13 +584,18 @@ def _plan_person(
 
     for w in wanted:
         placed = _place(w, settings, now, week_full)
-        if placed is None or placed[0] > horizon_end:
+        eid = w.key.enrollment_id
+        if placed is None:
+            later[eid] = min(later[eid], now + RETRY_NO_DAY)
+            continue
+        if placed[0] > horizon_end:
+            later[eid] = min(later[eid], placed[0] - horizon)
             continue
         due, end, day = placed
         counts[week_of(day)] += 1
         old = movable.get(w.key)
         slots.append(Slot(w.key, person.id, due, end, old.id if old else None))
-    return slots
+    return slots, later
 
 
 def _place(
@@ -363,29 +624,36 @@ def _place(
 
 def _wanted(
     program_of: _Programs,
-    person: Person,
-    enrollment: Enrollment,
+    person: _PersonRow,
+    enrollment: _EnrollmentRow,
     base: Calendar,
     horizon_day: date,
-) -> Iterator[_Wanted]:
+) -> tuple[list[_Wanted], date | None]:
+    """The enrollment's steps whose day falls within the horizon, and the first day
+    after it that has a step (None: nothing left)."""
     program = program_of(enrollment.program_version_id)
     window, days, steps = program_of.timings(enrollment.program_version_id, enrollment.arm)
     cal = base.narrowed(window, days)
     start_day = base.local_date(enrollment.starts_at)
     starts_now = abs(enrollment.starts_at - enrollment.created_at) < timedelta(seconds=5)
+    items: list[_Wanted] = []
+    beyond: date | None = None
+    prefix = f"{person.slack_user_id}:{program.id}:"  # jitter_unit's parts, joined once
     for step_id, when, offsets in steps:
         for repetition, offset in enumerate(offsets):
             natural = start_day + timedelta(days=when.day + offset)
             if natural > horizon_day:
+                beyond = natural if beyond is None else min(beyond, natural)
                 break
             key = Key(enrollment.id, step_id, repetition)
-            unit = jitter_unit(person.slack_user_id, program.id, step_id, repetition)
+            unit = _unit(f"{prefix}{step_id}:{repetition}")
             if natural == start_day and when.at is None and starts_now:
                 # "Start now" means now: the first step comes at once when the
                 # window is open (the sender's pacing spreads a large fan-out).
-                yield _Wanted(key, natural, when, cal, unit, enrollment.starts_at)
+                items.append(_Wanted(key, natural, when, cal, unit, enrollment.starts_at))
             else:
-                yield _Wanted(key, natural, when, cal, unit)
+                items.append(_Wanted(key, natural, when, cal, unit))
+    return items, beyond
 
 
 _Steps = list[tuple[str, Timing, list[int]]]
@@ -432,7 +700,7 @@ def _timings(
 
 
 def _write(
-    session: Session, slots: list[Slot], existing: dict[int, list[_Existing]], now: datetime
+    conn: Connection, slots: list[Slot], existing: dict[int, list[_Existing]], now: datetime
 ) -> tuple[int, int]:
     current = {e.id: e for rows in existing.values() for e in rows}
     new = [s for s in slots if s.delivery_id is None]
@@ -443,12 +711,12 @@ def _write(
         and (current[s.delivery_id].due_at, current[s.delivery_id].window_end)
         != (s.due_at, s.window_end)
     ]
-    inserted = _insert_new(session, new, now)
+    inserted = _insert_new(conn, new, now)
     if moved:
         table = cast(Table, Delivery.__table__)
         # Core executemany (not ORM bulk-by-key) so the status guard applies:
         # a row the sender claimed meanwhile is not moved under it.
-        session.connection().execute(
+        conn.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.planned.value)
             .values(due_at=bindparam("b_due"), window_end=bindparam("b_end"), updated_at=now),
@@ -457,9 +725,11 @@ def _write(
     return len(moved), inserted
 
 
-def _insert_new(session: Session, new: list[Slot], now: datetime) -> int:
+def _insert_new(conn: Connection, new: list[Slot], now: datetime) -> int:
     if not new:
         return 0
+    if conn.dialect.name == "postgresql":
+        return _copy_insert(conn, new, now)
     values: list[dict[str, Any]] = [
         {
             "enrollment_id": s.key.enrollment_id,
@@ -475,67 +745,109 @@ def _insert_new(session: Session, new: list[Slot], now: datetime) -> int:
         }
         for s in new
     ]
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
-    if engine.dialect.name == "postgresql":
-        return _copy_insert(session, new, now)
-    statement = _insert_ignoring_duplicates(engine)
     # With RETURNING, SQLAlchemy batches an executemany into multi-row INSERTs
     # ("insertmanyvalues"); without it, psycopg sends one statement per row.
-    result = session.connection().execute(statement, values)
+    result = conn.execute(_insert_ignoring_duplicates(conn.dialect.name), values)
     return len(result.all())
 
 
 _STAGE = """CREATE TEMP TABLE IF NOT EXISTS plan_stage (
     enrollment_id integer, person_id integer, step_id varchar(64), repetition integer,
     due_at timestamp, window_end timestamp) ON COMMIT DROP"""
-_FROM_STAGE = """INSERT INTO deliveries (enrollment_id, person_id, step_id, repetition, status,
-    due_at, window_end, attempts, created_at, updated_at)
-    SELECT enrollment_id, person_id, step_id, repetition, 'planned', due_at, window_end, 0,
+_FROM_STAGE = """INSERT INTO deliveries (enrollment_id, person_id, step_id, repetition, due_at,
+    window_end, status, attempts, created_at, updated_at)
+    SELECT enrollment_id, person_id, step_id, repetition, due_at, window_end, 'planned', 0,
            %(now)s, %(now)s FROM plan_stage
     ON CONFLICT (enrollment_id, step_id, repetition) DO NOTHING"""
 
 
-def _copy_insert(session: Session, new: list[Slot], now: datetime) -> int:
-    """PostgreSQL: COPY into a temporary table, then one INSERT … SELECT that skips
-    existing keys. Ten times faster than row inserts at 100,000 people."""
-    raw: Any = session.connection().connection.driver_connection
+def _copy_insert(conn: Connection, new: list[Slot], now: datetime) -> int:
+    """PostgreSQL: COPY straight into the outbox inside a savepoint. When another
+    replica planned some of the same keys meanwhile (a unique violation), the
+    savepoint is undone and the chunk goes through a temporary table and one
+    INSERT … SELECT that skips the keys already there: the unique key decides."""
+    raw: Any = conn.connection.driver_connection
     naive = now.astimezone(UTC).replace(tzinfo=None)
+    rows = [
+        (
+            s.key.enrollment_id,
+            s.person_id,
+            s.key.step_id,
+            s.key.repetition,
+            s.due_at.astimezone(UTC).replace(tzinfo=None),
+            s.window_end.astimezone(UTC).replace(tzinfo=None) if s.window_end else None,
+            naive,
+        )
+        for s in new
+    ]
+    direct = """COPY deliveries (enrollment_id, person_id, step_id, repetition, due_at,
+        window_end, created_at, updated_at, status, attempts) FROM STDIN"""
     with raw.cursor() as cursor:
+        cursor.execute("SAVEPOINT plan_copy")
+        try:
+            with cursor.copy(direct) as copy:
+                for row in rows:
+                    copy.write_row((*row, naive, "planned", 0))
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT plan_copy")
+        else:
+            cursor.execute("RELEASE SAVEPOINT plan_copy")
+            return len(rows)
         cursor.execute(_STAGE)
         with cursor.copy("COPY plan_stage FROM STDIN") as copy:
-            for s in new:
-                end = s.window_end.astimezone(UTC).replace(tzinfo=None) if s.window_end else None
-                copy.write_row(
-                    (
-                        s.key.enrollment_id,
-                        s.person_id,
-                        s.key.step_id,
-                        s.key.repetition,
-                        s.due_at.astimezone(UTC).replace(tzinfo=None),
-                        end,
-                    )
-                )
+            for row in rows:
+                copy.write_row(row[:6])
         cursor.execute(_FROM_STAGE, {"now": naive})
         inserted = cursor.rowcount
         cursor.execute("TRUNCATE plan_stage")
     return int(inserted)
 
 
-def _insert_ignoring_duplicates(engine: Engine) -> Executable:
+def _insert_ignoring_duplicates(dialect: str) -> Executable:
     # Another replica may plan the same person at the same moment: the unique
     # key decides, and the loser's insert does nothing.
     table = cast(Table, Delivery.__table__)
     key = ["enrollment_id", "step_id", "repetition"]
-    if engine.dialect.name == "postgresql":
+    if dialect == "postgresql":
         return (
             postgresql.insert(table)
             .on_conflict_do_nothing(index_elements=key)
             .returning(table.c.id)
         )
-    if engine.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=key).returning(table.c.id)
     return insert(table).returning(table.c.id)
+
+
+def _set_replan(conn: Connection, replans: list[_Replan]) -> None:
+    """Store when each enrollment is due a look again, unless it was marked (changed)
+    since it was read: then it stays marked and the next tick plans it."""
+    if not replans:
+        return
+    if conn.dialect.name == "postgresql":
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cursor:
+            cursor.execute(_REPLAN_STAGE)
+            with cursor.copy("COPY replan_stage FROM STDIN") as copy:
+                for r in replans:
+                    at = r.replan_at.astimezone(UTC).replace(tzinfo=None)
+                    copy.write_row((r.enrollment_id, r.plan_mark, at))
+            cursor.execute(_FROM_REPLAN_STAGE)
+            cursor.execute("TRUNCATE replan_stage")
+        return
+    table = cast(Table, Enrollment.__table__)
+    conn.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.plan_mark == bindparam("b_mark"))
+        .values(replan_at=bindparam("b_at")),
+        [{"b_id": r.enrollment_id, "b_mark": r.plan_mark, "b_at": r.replan_at} for r in replans],
+    )
+
+
+_REPLAN_STAGE = """CREATE TEMP TABLE IF NOT EXISTS replan_stage (
+    enrollment_id integer, plan_mark integer, replan_at timestamp) ON COMMIT DROP"""
+_FROM_REPLAN_STAGE = """UPDATE enrollments e SET replan_at = s.replan_at
+    FROM replan_stage s WHERE e.id = s.enrollment_id AND e.plan_mark = s.plan_mark"""
 
 
 def enroll_and_plan(
@@ -548,10 +860,13 @@ def enroll_and_plan(
     starts_at: datetime,
     enrolled_by: str | None,
     source: str,
+    workspace_id: str | None = None,
+    start_date: date | None = None,
 ) -> EnrollResult:
     """Enroll people and plan their first nudges at once, so someone enrolled
     with a start of now during their working window gets the first step within
-    seconds instead of at the next plan tick. (The Slack side calls this too.)"""
+    seconds instead of at the next plan tick. (The Slack side calls this too.)
+    With `start_date`, each person starts at the beginning of that local date."""
     result = enroll(
         session,
         program_id=program_id,
@@ -561,6 +876,9 @@ def enroll_and_plan(
         source=source,
         now=now,
         opt_in_only=settings.works_council_mode,
+        workspace_id=workspace_id,
+        start_date=start_date,
+        default_tz=settings.default_timezone,
     )
     person_ids = session.scalars(
         select(Enrollment.person_id).where(Enrollment.id.in_(result.enrollment_ids))
@@ -598,6 +916,7 @@ def schedule(
             Delivery.due_at,
             Delivery.status,
         ).where(
+            Delivery.kind == DeliveryKind.step,  # the plan of programs, not follow-ups
             Delivery.status.in_([DeliveryStatus.planned, DeliveryStatus.sending]),
             Delivery.due_at <= end,
         )

@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -21,6 +21,7 @@ from bot.content.models import Program as ProgramRow
 from bot.content.models import ProgramVersion
 from bot.content.schema import Program
 from bot.content.service import current_version, load_program_version
+from bot.delivery.calendar import to_utc, zone
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
 from bot.digest import experiments
 from bot.digest.experiments import assign_arm
@@ -70,17 +71,23 @@ def enroll(
     source: str,
     now: datetime,
     opt_in_only: bool = False,
+    workspace_id: str | None = None,
+    start_date: date | None = None,
+    default_tz: str = "UTC",
 ) -> EnrollResult:
     """Enroll people (by Slack user id). Enrolling twice is harmless; a stopped
     enrollment becomes active again and keeps what was already sent. With
-    `opt_in_only` (works-council mode) only people who opted in are enrolled."""
+    `opt_in_only` (works-council mode) only people who opted in are enrolled.
+    `workspace_id` (OAuth mode): the user ids are those of that workspace.
+    With `start_date`, each person starts at the beginning of that date in their
+    own time zone (`default_tz` when they have none) instead of at `starts_at`."""
     version = latest_version(session, program_id)
     program = load_program_version(session, version.id)
     result = EnrollResult()
-    people = {
-        p.slack_user_id: p
-        for p in session.scalars(select(Person).where(Person.slack_user_id.in_(set(user_ids))))
-    }
+    found = select(Person).where(Person.slack_user_id.in_(set(user_ids)))
+    if workspace_id is not None:
+        found = found.where(Person.workspace_id == workspace_id)
+    people = {p.slack_user_id: p for p in session.scalars(found)}
     for user_id in dict.fromkeys(user_ids):
         person = people.get(user_id)
         why = _cannot_enroll(person) or (_not_opted_in(session, person) if opt_in_only else None)
@@ -105,7 +112,9 @@ def enroll(
                 program_id=program_id,
                 program_version_id=version.id,
                 status=EnrollmentStatus.active,
-                starts_at=starts_at,
+                starts_at=starts_at
+                if start_date is None
+                else local_midnight(start_date, _zone_of(person, default_tz)),
                 arm=assign_arm(program, user_id),
                 enrolled_by=enrolled_by,
                 source=source,
@@ -118,6 +127,17 @@ def enroll(
         session.flush()
         result.enrollment_ids.append(enrollment.id)
     return result
+
+
+def local_midnight(day: date, tz: str) -> datetime:
+    """The first moment of `day` in zone `tz`, in UTC."""
+    return to_utc(day, time(), zone(tz))
+
+
+def _zone_of(person: Person, default_tz: str) -> str:
+    from bot.people.service import effective_tz  # people.service imports this module
+
+    return effective_tz(person, default_tz)
 
 
 def _audit_enrollment(
@@ -150,21 +170,23 @@ def _cannot_enroll(person: Person | None) -> str | None:
     return None
 
 
-def team_user_ids(session: Session, *, team: str) -> list[str]:
-    ids = list(
-        session.scalars(
-            select(Person.slack_user_id).where(
-                Person.team == team, Person.is_deleted.is_(False), Person.is_bot.is_(False)
-            )
-        )
+def team_user_ids(session: Session, *, team: str, workspace_id: str | None = None) -> list[str]:
+    query = select(Person.slack_user_id).where(
+        Person.team == team, Person.is_deleted.is_(False), Person.is_bot.is_(False)
     )
+    if workspace_id is not None:
+        query = query.where(Person.workspace_id == workspace_id)
+    ids = list(session.scalars(query))
     if not ids:
         raise UserError(f"nobody is in team {team!r} (teams come from `nudgebot org import`)")
     return ids
 
 
-def user_ids_from_csv(session: Session, *, path: Path) -> list[str]:
-    """Slack user ids from a CSV with a slack_user_id or an email column."""
+def user_ids_from_csv(
+    session: Session, *, path: Path, workspace_id: str | None = None
+) -> list[str]:
+    """Slack user ids from a CSV with a slack_user_id or an email column (emails are
+    looked up in `workspace_id` when given: OAuth mode)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -178,9 +200,10 @@ def user_ids_from_csv(session: Session, *, path: Path) -> list[str]:
         user_id = (row.get("slack_user_id") or "").strip()
         email = (row.get("email") or "").strip().lower()
         if not user_id and email:
-            user_id = (
-                session.scalar(select(Person.slack_user_id).where(Person.email == email)) or ""
-            )
+            by_email = select(Person.slack_user_id).where(Person.email == email)
+            if workspace_id is not None:
+                by_email = by_email.where(Person.workspace_id == workspace_id)
+            user_id = session.scalars(by_email).first() or ""
         if not user_id:
             raise UserError(f"{path}:{reader.line_num}: slack_user_id: unknown person")
         ids.append(user_id)

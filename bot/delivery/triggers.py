@@ -4,8 +4,13 @@ A program names its triggers (source webhook, channel_join, message, reaction,
 app_home) and steps refer to them (`when: {trigger: id, delay: "30m"}`). When
 one fires for a person enrolled in that program, the step becomes a delivery
 due now (plus the delay), moved to the person's next open window if that
-moment falls outside it. One step waits at most once: while a fired step is
-still waiting to go out, firing it again adds nothing.
+moment falls outside it. Each firing is a new repetition of the step, so a deal
+that moves twice nudges twice, with three guards against noise: a webhook's
+`event_id` counts once (retries), a step still waiting to go out absorbs new
+firings, and after a firing the same step rests for COOLDOWN. A firing that would
+go over the person's weekly cap (all programs together, in their own week) is
+recorded as `skipped` with the reason and not sent: a moment-of-work nudge is
+worth sending at that moment or not at all (see docs/delivery.md).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,14 +30,19 @@ from sqlalchemy.orm import Session
 
 from bot import webhooks
 from bot.content.schema import Program, Trigger
+from bot.delivery.calendar import Calendar, to_utc
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
-from bot.delivery.planner import person_calendar, program_calendar
+from bot.delivery.planner import HELD_IN_WEEK, person_calendar, program_calendar
 from bot.delivery.service import HOLDOUT, load_program
 from bot.people.models import Person
 from bot.settings import Settings
 from bot.slack import dedupe
 from bot.webhooks import signature  # noqa: F401 - the scheme senders implement
 
+# After a firing, the same step of the same enrollment rests this long: a chatty
+# channel or a CRM that saves a deal three times in a minute nudges once.
+COOLDOWN = timedelta(hours=1)
+CAP_REASON = "weekly cap reached"
 _DELAY = re.compile(r"^([1-9]\d*)([mhd])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -89,7 +100,7 @@ def fire(session: Session, *, settings: Settings, now: datetime, firing: Firing)
         fired = {t.id for t in program.triggers if firing.matches(t)}
         for step_id, delay in _steps_for(program, fired, enrollment.arm):
             delivery_id = _queue(session, settings, person, enrollment, program, step_id,
-                                 now + delay)  # fmt: skip
+                                 now, delay)  # fmt: skip
             if delivery_id is not None:
                 queued.append(delivery_id)
     return queued
@@ -111,7 +122,8 @@ def _queue(
     enrollment: Enrollment,
     program: Program,
     step_id: str,
-    at: datetime,
+    now: datetime,
+    delay: timedelta,
 ) -> int | None:
     mine = (Delivery.enrollment_id == enrollment.id) & (Delivery.step_id == step_id)
     waiting = session.scalar(
@@ -120,17 +132,47 @@ def _queue(
     )  # fmt: skip
     if waiting is not None:
         return None
-    repetition = (session.scalar(select(func.max(Delivery.repetition)).where(mine)) or -1) + 1
-    due, window_end = program_calendar(person_calendar(person, settings), program).next_open(at)
+    last = session.scalar(select(func.max(Delivery.created_at)).where(mine))
+    if last is not None and last > now - COOLDOWN:
+        return None
+    latest = session.scalar(select(func.max(Delivery.repetition)).where(mine))
+    repetition = 0 if latest is None else latest + 1  # 0 is a repetition too
+    cal = program_calendar(person_calendar(person, settings), program)
+    due, window_end = cal.next_open(now + delay)
+    held = _in_week(session, person.id, cal, due)
+    status = DeliveryStatus.planned if held < settings.weekly_cap else DeliveryStatus.skipped
     row = Delivery(enrollment_id=enrollment.id, person_id=person.id, step_id=step_id,
-                   repetition=repetition, status=DeliveryStatus.planned, due_at=due,
-                   window_end=window_end, attempts=0, created_at=at, updated_at=at)  # fmt: skip
+                   repetition=repetition,
+                   status=status, due_at=due, window_end=window_end, attempts=0,
+                   created_at=now, updated_at=now)  # fmt: skip
+    if status == DeliveryStatus.skipped:
+        row.last_error = f"{CAP_REASON} ({held} of {settings.weekly_cap} this week); not sent"
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
         return None  # the same firing on another replica got there first
-    return row.id
+    return row.id if status == DeliveryStatus.planned else None
+
+
+def _in_week(session: Session, person_id: int, cal: Calendar, due: datetime) -> int:
+    """The person's nudges (every program) that hold a place in the local week of `due`."""
+    day = cal.local_date(due)
+    monday = day - timedelta(days=day.weekday())
+    start = to_utc(monday, dtime(), cal.tz)
+    end = to_utc(monday + timedelta(days=7), dtime(), cal.tz)
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Delivery.person_id == person_id,
+                Delivery.enrollment_id.is_not(None),
+                Delivery.status.in_(HELD_IN_WEEK),
+                Delivery.due_at >= start,
+                Delivery.due_at < end,
+            )
+        )
+        or 0
+    )
 
 
 # -- the signed webhook: POST /hooks/trigger -----------------------------------------------
@@ -159,7 +201,7 @@ def handle_hook(
     session_scope: Callable[[], Any], settings: Settings, now: datetime, headers: Mapping[str, str],
     body: bytes,
 ) -> HookResult:  # fmt: skip
-    source = verify(settings, headers, body)
+    source = verify(settings, headers, body, now=now.timestamp())
     if source is None:
         why = "bad or missing signature, unknown source or stale timestamp"
         return HookResult(401, {"error": f"{why} (X-Nudgebot-Source, -Timestamp, -Signature)"})

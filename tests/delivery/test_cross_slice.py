@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -141,7 +140,7 @@ def test_hostile_trigger_hooks_get_a_4xx_not_a_5xx(
     )
     bot.services.settings = settings
     raw = json.dumps(payload).encode()
-    ts = str(int(time.time()))
+    ts = str(int(bot.services.clock.now().timestamp()))
     headers = {
         "Content-Type": "application/json",
         "X-Nudgebot-Source": "crm",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -152,3 +153,34 @@ def test_start_now_in_an_open_window_sends_the_first_step_within_seconds_and_pla
     assert (row["person"], row["program"], row["step"]) == ("U0ANA", "ramp-up", "next")
     assert "10:00" <= row["local_time"][11:16] < "10:30"  # 10:00 plus this person's jitter
     assert row["utc_time"].endswith("Z")
+
+
+def test_start_date_is_that_date_in_each_persons_own_zone_from_utc_minus_10_to_plus_14(
+    services: Services,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    zones = {"U0KIR": "Pacific/Kiritimati", "U0HNL": "Pacific/Honolulu", "U0TYO": "Asia/Tokyo"}
+    with services.session() as session:
+        store_program(session, "ramp-up", [step("hello", day=0, time="09:30")])
+        for user, tz in zones.items():
+            store_person(session, user, tz=tz)
+            fake_slack.add_user(user, name=user.lower(), tz=tz)
+    soon = datetime.now(UTC).date() + timedelta(days=3)
+    start = soon + timedelta(days=(2 - soon.weekday()) % 7)  # a Wednesday, days ahead
+
+    result = run_cli(monkeypatch, settings, "enroll", "ramp-up", "--start", start.isoformat(),
+                     *[a for u in zones for a in ("--user", u)])  # fmt: skip
+    assert result.code == 0 and "enrolled 3 in ramp-up" in result.out, result.err
+
+    with services.session() as session:
+        rows = session.execute(
+            select(Person.slack_user_id, Delivery.due_at).join(
+                Person, Person.id == Delivery.person_id
+            )
+        ).all()
+    local = {user: due.astimezone(ZoneInfo(zones[user])) for user, due in rows}
+    # Day 0 at 09:30 (plus each person's jitter) on the date asked, in every zone.
+    assert {user: when.date() for user, when in local.items()} == {user: start for user in zones}
+    assert all("09:30" <= when.strftime("%H:%M") < "10:00" for when in local.values())

@@ -260,3 +260,177 @@ def test_holdout_people_get_no_nudges(
     _enroll(session, settings, "hhh", *users)
     planned = sum(1 for u in users if _due(session, u))
     assert 8 < planned < 32  # about half are the control group
+
+
+# -- the plan tick is incremental -------------------------------------------------------
+
+
+def _enroll_only(session: Session, program: str, *users: str, now: datetime = NOW) -> None:
+    """Enroll without planning (as a bulk import would), so the tick does the planning."""
+    from bot.delivery.service import enroll
+
+    enroll(session, program_id=program, user_ids=list(users), starts_at=now,
+           enrolled_by="test", source="test", now=now)  # fmt: skip
+
+
+def test_a_tick_where_nothing_changed_touches_nobody_and_a_change_replans_only_that_person(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, jitter_minutes=0, plan_horizon_days=7)
+    add_program("pro", [step("s1", day=1, time="09:30"), step("s2", day=3, time="14:00")])
+    ana = add_person("UANA", tz="Europe/Sofia")
+    add_person("UBEN", tz="Europe/Sofia")
+    _enroll_only(session, "pro", "UANA", "UBEN")
+
+    first = plan(session, settings=settings, now=NOW)
+    assert (first.people, first.inserted) == (2, 4)
+    before = {u: _due(session, u) for u in ("UANA", "UBEN")}
+    for minute in (1, 2, 60):
+        again = plan(session, settings=settings, now=NOW + timedelta(minutes=minute))
+        assert (again.people, again.inserted, again.moved) == (0, 0, 0)
+
+    ana.tz_override = "America/New_York"  # her own choice in App Home
+    session.flush()
+    moved = plan(session, settings=settings, now=NOW + timedelta(minutes=61))
+    assert (moved.people, moved.moved, moved.inserted) == (1, 2, 0)
+    assert [local(d, "America/New_York") for _, _, d in _due(session, "UANA")] == [
+        "Fri 2026-11-27 09:30",
+        "Mon 2026-11-30 14:00",  # day 3 is Sunday: the next working day
+    ]
+    assert _due(session, "UBEN") == before["UBEN"]
+    assert plan(session, settings=settings, now=NOW + timedelta(minutes=62)).people == 0
+
+    add_person("UCAL", tz="Asia/Tokyo")
+    _enroll_only(session, "pro", "UCAL", now=NOW + timedelta(minutes=63))
+    joined = plan(session, settings=settings, now=NOW + timedelta(minutes=64))
+    assert (joined.people, joined.inserted) == (1, 2)
+    assert local(_due(session, "UCAL")[0][2], "Asia/Tokyo") == "Fri 2026-11-27 09:30"
+    assert _due(session, "UBEN") == before["UBEN"]
+
+
+def test_the_horizon_moving_past_a_new_day_plans_that_day_at_its_first_tick(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, jitter_minutes=0, plan_horizon_days=7)
+    # Day 8 is Friday 4 December: beyond a 7-day horizon on Thursday 26 November.
+    add_program("pro", [step("soon", day=1, time="09:30"), step("later", day=8, time="10:00")])
+    add_person("UANA", tz="UTC")
+    _enroll_only(session, "pro", "UANA")
+
+    assert plan(session, settings=settings, now=NOW).inserted == 1
+    assert [s for s, _, _ in _due(session, "UANA")] == ["soon"]
+    # Until 4 December comes within seven days, ticks have nothing to do.
+    just_before = datetime(2026, 11, 26, 23, 59, tzinfo=UTC)
+    assert plan(session, settings=settings, now=just_before).people == 0
+    assert [s for s, _, _ in _due(session, "UANA")] == ["soon"]
+    # At midnight 27 November its day does: the tick looks, and finds its 10:00 still
+    # seven days and ten hours away; it comes back exactly when that is seven days.
+    midnight = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
+    assert (plan(session, settings=settings, now=midnight).people, len(_due(session, "UANA"))) == (
+        1,
+        1,
+    )
+    assert plan(session, settings=settings, now=midnight.replace(hour=9, minute=59)).people == 0
+    result = plan(session, settings=settings, now=midnight.replace(hour=10))
+    assert (result.people, result.inserted) == (1, 1)
+    assert _due(session, "UANA")[-1][0] == "later"
+    assert local(_due(session, "UANA")[-1][2], "UTC") == "Fri 2026-12-04 10:00"
+    # Nothing is left to plan for her: later ticks skip her for good.
+    assert plan(session, settings=settings, now=midnight + timedelta(days=3)).people == 0
+
+
+def test_a_change_read_before_a_plan_finished_is_not_lost(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    """Another process marks the person while this tick still plans from the old data:
+    the tick's 'looked at' must not overwrite the mark, the next tick re-plans."""
+    from bot.delivery import planner as planner_module
+    from bot.delivery.models import Enrollment
+
+    settings = _settings(services, jitter_minutes=0)
+    add_program("pro", [step("s1", day=1, time="09:30")])
+    ana = add_person("UANA", tz="Europe/Sofia")
+    _enroll_only(session, "pro", "UANA")
+    original = planner_module._read_chunk
+
+    def chunk_then_change(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = original(*args, **kwargs)
+        ana.tz = "America/New_York"  # the change lands after the read, before the write
+        session.flush()
+        return out
+
+    planner_module._read_chunk = chunk_then_change  # type: ignore[assignment]
+    try:
+        assert plan(session, settings=settings, now=NOW).people == 1
+    finally:
+        planner_module._read_chunk = original  # type: ignore[assignment]
+    assert session.scalar(select(Enrollment.replan_at)) is None  # still marked
+    assert plan(session, settings=settings, now=NOW).people == 1
+    assert session.scalar(select(Enrollment.replan_at)) is not None
+    assert local(_due(session, "UANA")[0][2], "America/New_York") == "Fri 2026-11-27 09:30"
+
+
+def test_new_working_hours_in_the_settings_replan_everyone_at_the_next_tick(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    settings = _settings(services, jitter_minutes=0)
+    add_program("pro", [step("s1", day=1)])
+    add_person("UANA", tz="Europe/Sofia")
+    add_person("UBEN", tz="Asia/Tokyo")
+    _enroll_only(session, "pro", "UANA", "UBEN")
+    assert plan(session, settings=settings, now=NOW).people == 2
+    assert plan(session, settings=settings, now=NOW).people == 0
+
+    later = _settings(services, jitter_minutes=0, working_hours="11:00-15:00")
+    result = plan(session, settings=later, now=NOW)
+    assert (result.people, result.moved) == (2, 2)
+    for user, tz in (("UANA", "Europe/Sofia"), ("UBEN", "Asia/Tokyo")):
+        when = local(_due(session, user)[0][2], tz)
+        assert when.startswith("Fri 2026-11-27") and "11:00" <= when[-5:] < "15:00"
+    assert plan(session, settings=later, now=NOW).people == 0
+
+
+def test_people_sync_and_org_import_mark_exactly_the_people_they_change(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    from bot.people.service import apply_slack_user, import_org_text
+
+    settings = _settings(services, jitter_minutes=0)
+    add_program("pro", [step("s1", day=1, time="09:30")])
+    for user in ("UANA", "UBEN", "UCAL"):
+        add_person(user, tz="Europe/Sofia")
+    _enroll_only(session, "pro", "UANA", "UBEN", "UCAL")
+    assert plan(session, settings=settings, now=NOW).people == 3
+
+    # Slack's user_change with the same profile: nothing to do. A new zone: her.
+    same = {"id": "UANA", "name": "uana", "tz": "Europe/Sofia"}
+    apply_slack_user(session, user=same, workspace_id="T0TEST")
+    assert plan(session, settings=settings, now=NOW).people == 0
+    apply_slack_user(session, user={**same, "tz": "Asia/Tokyo"}, workspace_id="T0TEST")
+    assert plan(session, settings=settings, now=NOW).people == 1
+    assert local(_due(session, "UANA")[0][2], "Asia/Tokyo") == "Fri 2026-11-27 09:30"
+
+    # The org CSV moves Ben to Germany (zone and holidays); Cal's team changes only.
+    csv_text = (
+        "slack_user_id,email,team,country,timezone\n"
+        "UBEN,ben@example.com,Sales,DE,Europe/Berlin\nUCAL,cal@example.com,Support,,\n"
+    )
+    import_org_text(session, text=csv_text, source="org.csv", workspace_id="T0TEST")
+    result = plan(session, settings=settings, now=NOW)
+    assert (result.people, result.moved) == (1, 1)
+    assert local(_due(session, "UBEN")[0][2], "Europe/Berlin") == "Fri 2026-11-27 09:30"

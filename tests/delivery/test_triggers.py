@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.error import HTTPError
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.clock import FixedClock
-from bot.delivery.models import Delivery
+from bot.delivery.models import Delivery, DeliveryStatus
 from bot.delivery.planner import enroll_and_plan
 from bot.delivery.sender import Sender
-from bot.delivery.triggers import signature
+from bot.delivery.triggers import Firing, fire, signature
 from bot.services import Services
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, make_settings
 from tests.delivery.clihelp import wait_until
 from tests.delivery.conftest import HOOK_SECRET, step, store_person, store_program
 from tests.delivery.test_planner import NOW
@@ -89,7 +90,7 @@ def _signed(
     at: float | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(body).encode()
-    ts = str(int(at if at is not None else time.time()))
+    ts = str(int(at if at is not None else NOW.timestamp()))  # the bot's clock
     return raw, {
         "X-Nudgebot-Source": source,
         "X-Nudgebot-Timestamp": ts,
@@ -102,7 +103,7 @@ def test_a_signed_webhook_sends_the_step_now_and_a_bad_signature_stores_nothing(
 ) -> None:
     body = {"trigger": "deal-moved", "email": "ana@example.com", "event_id": "deal-42"}
     forged = _signed(body, secret="not-the-secret-at-all")
-    stale = _signed(body, at=time.time() - 600)
+    stale = _signed(body, at=NOW.timestamp() - 600)
     unknown = _signed(body, source="erp")
     for raw, headers in (forged, stale, unknown, (json.dumps(body).encode(), {})):
         status, answer = _post(bot, raw, headers)
@@ -128,7 +129,7 @@ def test_webhook_input_errors_are_4xx_with_a_reason(
     status, answer = _post(bot, *_signed({"user": "U0ANA"}))
     assert status == 400 and answer["error"].startswith("trigger:")
     raw = b"{not json"
-    ts = str(int(time.time()))
+    ts = str(int(NOW.timestamp()))
     headers = {
         "X-Nudgebot-Source": "crm",
         "X-Nudgebot-Timestamp": ts,
@@ -186,6 +187,53 @@ def test_a_webhook_at_night_waits_for_the_persons_morning(
     bot: RunningBot, services: Services, enrolled: None, clock: FixedClock
 ) -> None:
     clock.set(NOW.replace(hour=22))  # 22:00 UTC, the person works 09:00-17:30 UTC
-    assert _post(bot, *_signed({"trigger": "deal-moved", "user": "U0ANA"}))[0] == 202
+    body = {"trigger": "deal-moved", "user": "U0ANA"}
+    assert _post(bot, *_signed(body, at=clock.now().timestamp()))[0] == 202
     (row,) = _queued(services)["after-deal"]
     assert row.due_at == NOW.replace(day=27, hour=9)
+
+
+def test_a_deal_that_moves_twice_nudges_twice_and_a_burst_of_saves_nudges_once(
+    bot: RunningBot, services: Services, enrolled: None, clock: FixedClock
+) -> None:
+    def move(event_id: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        body = {"trigger": "deal-moved", "user": "U0ANA", "event_id": event_id}
+        return _post(bot, *_signed(body, at=clock.now().timestamp()))
+
+    assert move("deal-42:stage-2") == (202, {"queued": 1})
+    Sender(services).send_due()
+    clock.set(NOW + timedelta(minutes=20))  # the CRM saves the same deal again and again
+    assert move("deal-42:stage-2b") == (200, {"queued": 0})
+    clock.set(NOW + timedelta(hours=3))  # later that day the deal moves on
+    assert move("deal-42:stage-3") == (202, {"queued": 1})
+    assert move("deal-42:stage-3") == (200, {"queued": 0, "duplicate": True})  # a retry
+    Sender(services).send_due()
+
+    assert [m["text"] for m in bot.fake.dm_messages("U0ANA")] == ["Do after-deal now."] * 2
+    rows = _queued(services)["after-deal"]
+    assert sorted((r.repetition, str(r.status)) for r in rows) == [(0, "sent"), (1, "sent")]
+
+
+def test_a_moment_of_work_nudge_over_the_weekly_cap_is_skipped_with_the_reason(
+    services: Services, session: Session
+) -> None:
+    settings = make_settings(database_url=services.settings.database_url, weekly_cap=2,
+                             jitter_minutes=0)  # fmt: skip
+    steps = [step("s1", day=0, time="11:00"), step("s2", day=1, time="11:00"),
+             step("after-deal", trigger="deal-moved")]  # fmt: skip
+    store_program(session, "capped", steps, triggers=TRIGGERS)
+    store_person(session, "U0ANA")
+    enroll_and_plan(session, settings=settings, now=NOW, program_id="capped",
+                    user_ids=["U0ANA"], starts_at=NOW, enrolled_by="t", source="t")  # fmt: skip
+    deal = Firing(user_id="U0ANA", source="webhook", trigger_id="deal-moved")
+
+    # Thursday and Friday already hold this week's two nudges.
+    assert fire(session, settings=settings, now=NOW, firing=deal) == []
+    (skipped,) = session.scalars(select(Delivery).where(Delivery.step_id == "after-deal"))
+    assert skipped.status == DeliveryStatus.skipped
+    assert skipped.last_error == "weekly cap reached (2 of 2 this week); not sent"
+
+    monday = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # a new week has room
+    (queued,) = fire(session, settings=settings, now=monday, firing=deal)
+    row = session.get(Delivery, queued)
+    assert row is not None and (row.status, row.due_at) == (DeliveryStatus.planned, monday)
