@@ -3,21 +3,25 @@
     python bench/proof_ack_latency.py [--nudges 10000] [--clicks 20] [--rounds 5]
                                       [--database-url URL]
 
-Serves the real bot over HTTP (waitress, as `nudgebot run` does) against the
-fake Slack in tests/fakeslack/, with a migrated database of its own (a temporary
-SQLite file unless --database-url names an empty PostgreSQL database). It plans
-`--nudges` DMs due now and lets the real sender (bot.delivery.sender.Sender, no
-pacing, no DnD lookups) post them all. While it does, `--rounds` times,
-`--clicks` people press Done on their nudge at the same moment (signed
-block_actions, as Slack sends them). Each click's time to the HTTP answer is the
-ack latency Slack sees (it gives up at 3 s). The same clicks on an idle bot give
-the baseline. Prints a table and writes it to docs/benchmarks.md.
+Serves the real bot over HTTP (bot.server.make_http_server: the waitress server
+and WSGI app of `nudgebot run`, with its default threads) against the fake Slack
+in tests/fakeslack/, with a migrated database of its own (a temporary SQLite file
+unless --database-url names an empty PostgreSQL database). It plans `--nudges`
+DMs due now and lets the real sender (bot.delivery.sender.Sender, no pacing, no
+DnD lookups) post them all. While it does, `--rounds` times, `--clicks` people
+press Done on their nudge at the same moment: signed block_actions, as Slack
+sends them, from a clicker process of their own (Slack's servers do not share a
+process with the fake Web API). Each click's time to the HTTP answer is the ack
+latency Slack sees (it gives up at 3 s). The same clicks on an idle bot give the
+baseline. Prints a table and writes it to docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from report import markdown_table, publish
 from sqlalchemy import insert, select, text, update
-from waitress.server import create_server
 
 from bot import migrate
 from bot.app import build_app
@@ -47,10 +50,11 @@ from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.delivery.sender import Sender
 from bot.people.models import Person
 from bot.proof.models import ProofEvent
+from bot.server import make_http_server
 from bot.services import Services
 from bot.settings import Settings
-from bot.web import make_wsgi_app
-from tests.fakeslack import FakeSlack, SlackDriver
+from tests.fakeslack import DriverResponse, FakeSlack, SlackDriver, slack_signature
+from tests.fakeslack.driver import USER_AGENT
 
 SECRET = "bench-signing-secret-0123456789abcdef"
 TOKEN = "xoxb-bench-token"
@@ -135,27 +139,87 @@ def sent_nudges(
     return out
 
 
-def click_round(driver: SlackDriver, fake: FakeSlack, nudges: list[dict[str, Any]]) -> list[float]:
-    """Everyone presses Done at once; returns each ack's latency in ms."""
-    barrier = threading.Barrier(len(nudges))
-    latencies: list[float] = []
-    lock = threading.Lock()
+class Recorder(SlackDriver):
+    """Builds the signed requests Slack would send, without sending them."""
 
-    def press(n: dict[str, Any]) -> None:
+    def __init__(self, fake: FakeSlack) -> None:
+        super().__init__(app_url="http://unused/", signing_secret=SECRET, fake=fake)
+        self.built: list[dict[str, str]] = []
+
+    def _send(self, body: bytes, headers: dict[str, str]) -> DriverResponse:
+        self.built.append({"body": body.decode(), "content_type": headers["Content-Type"]})
+        return DriverResponse(0, {}, "", 0.0, body, headers)
+
+
+def click_requests(fake: FakeSlack, nudges: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Each person's Done click on their nudge, as Slack encodes it."""
+    recorder = Recorder(fake)
+    for n in nudges:
         message = fake.message(n["channel"], n["ts"])
-        barrier.wait()
-        response = driver.block_actions(user_id=n["user"], actions=[{"action_id": "nudge_done"}],
-                                        message=message, channel_id=n["channel"])  # fmt: skip
-        assert response.status == 200, response.body
-        with lock:
-            latencies.append(response.elapsed * 1000)
+        recorder.block_actions(user_id=n["user"], actions=[{"action_id": "nudge_done"}],
+                               message=message, channel_id=n["channel"])  # fmt: skip
+    return recorder.built
 
-    threads = [threading.Thread(target=press, args=(n,)) for n in nudges]
+
+class Clicker:
+    """The people clicking, in a process of their own (this script with --click), as
+    Slack's servers are: the fake Web API's work in this process never delays a click."""
+
+    def __init__(self, port: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--click", "--port", str(port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def round(self, requests: list[dict[str, str]]) -> list[float]:
+        """Everyone presses at once; each ack's latency in ms."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(requests) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
+        assert all(status == 200 for status in answer["statuses"]), answer["statuses"]
+        return [float(ms) for ms in answer["ms"]]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def click(port: int) -> None:
+    """The clicker process: per line of requests, one round; prints the latencies."""
+    for line in sys.stdin:
+        print(json.dumps(click_together(port, json.loads(line))), flush=True)
+
+
+def click_together(port: int, requests: list[dict[str, str]]) -> dict[str, list[Any]]:
+    """Everyone presses at the same moment; each round trip in ms, with its status."""
+    barrier = threading.Barrier(len(requests))
+    ms: list[float] = [0.0] * len(requests)
+    statuses: list[int] = [0] * len(requests)
+
+    def press(i: int, request: dict[str, str]) -> None:
+        body = request["body"].encode()
+        stamp = int(time.time())
+        headers = {"Content-Type": request["content_type"], "User-Agent": USER_AGENT,
+                   "X-Slack-Request-Timestamp": str(stamp),
+                   "X-Slack-Signature": slack_signature(SECRET, body, stamp)}  # fmt: skip
+        barrier.wait()
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/slack/events", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        ms[i] = (time.perf_counter() - started) * 1000
+        statuses[i] = response.status
+        conn.close()
+
+    threads = [threading.Thread(target=press, args=item) for item in enumerate(requests)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return latencies
+    return {"ms": ms, "statuses": statuses}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -210,8 +274,8 @@ def serve(args: argparse.Namespace) -> None:
     server, timings = None, []
     if args.role in ("both", "http"):
         app = build_app(services.settings, services=services)
-        server = create_server(timed(make_wsgi_app(app, services), timings), host="127.0.0.1",
-                               port=0, threads=8)  # fmt: skip
+        server = make_http_server(app, services, host="127.0.0.1", port=0)
+        server.application = timed(server.application, timings)
         threading.Thread(target=server.run, daemon=True).start()
         (work / "port").write_text(str(server.effective_port))
     wait_for_file(work / "go")
@@ -265,10 +329,9 @@ def measure(args: argparse.Namespace, layout: str) -> Measured:
             wait_for_file(work / "port")
             time.sleep(0.1)
             port = int((work / "port").read_text())
-            driver = SlackDriver(app_url=f"http://127.0.0.1:{port}/slack/events",
-                                 signing_secret=SECRET, fake=fake)  # fmt: skip
-            click_round(driver, fake, rounds[0])  # warm-up: connections, caches, first parse
-            idle = click_round(driver, fake, rounds[1])
+            clicker = Clicker(port)
+            clicker.round(click_requests(fake, rounds[0]))  # warm-up: caches, first parse
+            idle = clicker.round(click_requests(fake, rounds[1]))
             with services.session() as session:
                 # Due now: the sender's next claims take them all.
                 due = services.clock.now() - timedelta(seconds=1)
@@ -284,9 +347,10 @@ def measure(args: argparse.Namespace, layout: str) -> Measured:
             busy: list[float] = []
             during = 0
             for batch in rounds[2:]:
-                busy += click_round(driver, fake, batch)
+                busy += clicker.round(click_requests(fake, batch))
                 during += not (work / "sent").exists()
                 time.sleep(0.3)
+            clicker.close()
             (work / "clicked").touch()
             for proc in procs:
                 proc.wait(timeout=900)
@@ -352,10 +416,15 @@ def report(args: argparse.Namespace, results: list[Measured]) -> None:
         f"sender (no pacing, no DnD look-ups) posts them to the fake Slack while "
         f"{args.rounds} rounds of {args.clicks} people press Done at the same moment (signed "
         f"block_actions), after one warm-up round and one idle round. *One process* is "
-        f"`nudgebot run` (HTTP and sender together); *separate sender* is `nudgebot run` "
-        f'plus a `nudgebot send` process. "As the clicker sees it" is the HTTP round trip '
-        f"from the bench process, which shares this machine's cores with the fake Slack; "
-        f'"inside the bot" is request in to answer out in the bot\'s WSGI stack. '
+        f"`nudgebot run`'s default (HTTP and sender together: clicks are acked before "
+        f"their listener runs, and listener work and posts wait while the process "
+        f"answers Slack); *separate sender* is `nudgebot run` plus a `nudgebot send` "
+        f'process. "As the clicker sees it" is the HTTP round trip (a new connection each) '
+        f"from a clicker process of its own; the bot, the fake Slack, the clicker and the "
+        f"database share this machine's cores. "
+        f'"Inside the bot" is request in to answer out in the bot\'s WSGI stack. '
+        f"Load average at the end: {os.getloadavg()[0]:.1f} (above the core count means "
+        f"other work shared the machine). "
         f"Runs: {runs}. Target: p99 under 100 ms (Slack gives up at 3000 ms).\n\n{table}"
     )
     name = f"proof_ack_latency_{backend.lower()}"
@@ -370,10 +439,16 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     # The bot process's own arguments (it is this script, started by `run`).
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    for name in ("--role", "--work", "--api-url"):
+    parser.add_argument("--click", action="store_true", help=argparse.SUPPRESS)
+    for name in ("--role", "--work", "--api-url", "--port"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    serve(args) if args.serve else run(args)
+    if args.click:
+        click(int(args.port))
+    elif args.serve:
+        serve(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Action ids (the proof listeners match on them):
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
@@ -41,6 +42,22 @@ UI: dict[str, dict[str, str]] = {
         "reflect": "Write my answer",
         "scale_low": "1 = not at all, 5 = fully",
         "from": "From the program",
+        # The line an answered nudge shows (bot/proof/blocks.py), in the reader's zone.
+        "all_done": "All items done",
+        "rated": "You rated it *{value}/5*",
+        "answered_scale": "You answered *{value}/5*",
+        "reflection_saved": "Your reflection is saved",
+        "not_coming_back": "this one will not come back",
+        "reason": "Reason: {reason}",
+        "snoozed": "Snoozed",
+        "comes_back": "it comes back {when}",
+        "reason_not_my_role": "Not part of my role",
+        "reason_already_do_it": "I already do this",
+        "reason_wrong_time": "Wrong moment in my work",
+        "reason_unclear": "I don't understand what to do",
+        "reason_other": "Something else",
+        "weekdays": "Mon Tue Wed Thu Fri Sat Sun",
+        "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
     },
     "bg": {
         "done": "Готово",
@@ -51,8 +68,36 @@ UI: dict[str, dict[str, str]] = {
         "reflect": "Напиши отговор",
         "scale_low": "1 = никак, 5 = напълно",
         "from": "От програмата",
+        "all_done": "Всички точки са изпълнени",
+        "rated": "Оценихте го с *{value}/5*",
+        "answered_scale": "Отговорихте с *{value}/5*",
+        "reflection_saved": "Размисълът ви е запазен",
+        "not_coming_back": "няма да го получите отново",
+        "reason": "Причина: {reason}",
+        "snoozed": "Отложено",
+        "comes_back": "ще дойде отново {when}",
+        "reason_not_my_role": "Не е част от ролята ми",
+        "reason_already_do_it": "Вече го правя",
+        "reason_wrong_time": "Неподходящ момент в работата ми",
+        "reason_unclear": "Не разбирам какво да направя",
+        "reason_other": "Нещо друго",
+        "weekdays": "пн вт ср чт пт сб нд",
+        "months": "яну фев март апр май юни юли авг сеп окт ное дек",
     },
 }
+
+
+def ui_strings(lang: str) -> dict[str, str]:
+    return UI.get(lang, UI[FALLBACK_LOCALE])
+
+
+def ui_time(moment: datetime, tz: tzinfo, lang: str) -> str:
+    """A moment in the reader's zone and language: "Thu 26 Nov, 10:00", "чт 26 ное, 10:00"."""
+    ui = ui_strings(lang)
+    local = moment.astimezone(tz)
+    day = ui["weekdays"].split()[local.weekday()]
+    month = ui["months"].split()[local.month - 1]
+    return f"{day} {local:%d} {month}, {local:%H:%M}"
 
 
 def message_locale(program: Program, locale: str | None) -> str:
@@ -67,7 +112,7 @@ def step_message(
     """`{"text": fallback, "blocks": [...]}` for chat.postMessage. KeyError on an unknown step."""
     step = program.step(step_id)
     lang = message_locale(program, locale)
-    ui = UI.get(lang, UI[FALLBACK_LOCALE])
+    ui = ui_strings(lang)
     prefix = "preview" if delivery_id is None else str(delivery_id)
     text = localise(step.text_for(arm), lang)
     blocks: list[dict[str, Any]] = [

@@ -26,6 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.content.blocks import step_message
 from bot.content.schema import Program, normalise_locale
@@ -38,10 +39,13 @@ from bot.errors import ConfigError
 from bot.log import log_context
 from bot.metrics import Metrics
 from bot.people.models import Person
+from bot.premortem import followups as premortem_followups
 from bot.proof.models import NudgePreference
 from bot.proof.reinforcement import is_settled
 from bot.services import Services
 from bot.settings import Settings
+from bot.slack import install
+from bot.slack.acks import ANSWERING
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,16 +96,22 @@ RECORD_GROUP = 25  # outcomes written per transaction
 RECORD_EVERY = 0.25  # seconds: never hold a result longer than this
 SQLITE_LOCK = "sender"
 SQLITE_LOCK_SECONDS = 30
+YIELD_TO_ACKS = 0.05  # seconds a post waits at most while `nudgebot run` answers Slack
 
 
-def sender_client(settings: Settings, metrics: Metrics | None = None) -> WebClient:
+def sender_client(
+    settings: Settings, metrics: Metrics | None = None, *, token: str | None = None
+) -> WebClient:
     """A WebClient that never retries by itself: a retried post after a lost
     answer would be a duplicate. The sender decides, after checking history.
-    (The metrics observer only counts errors by method; it retries nothing.)"""
-    if settings.slack_bot_token is None:
-        raise ConfigError("SLACK_BOT_TOKEN is not set; the sender cannot post")
+    (The metrics observer only counts errors by method; it retries nothing.)
+    `token`: a workspace's bot token (OAuth mode); SLACK_BOT_TOKEN otherwise."""
+    if token is None:
+        if settings.slack_bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN is not set; the sender cannot post")
+        token = settings.slack_bot_token.get_secret_value()
     return WebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=token,
         base_url=settings.slack_api_url,
         timeout=settings.slack_timeout_seconds,
         retry_handlers=[metrics.slack_observer()] if metrics is not None else [],
@@ -202,7 +212,7 @@ class _Outcome:
 class _Claimed:
     delivery: Delivery
     person: Person
-    enrollment: Enrollment
+    enrollment: Enrollment | None  # None: not a step (a pre-mortem follow-up)
     locale: str = "en"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -225,7 +235,16 @@ class Sender:
     ) -> None:
         self.services = services
         self.settings = services.settings
-        self.client = client or sender_client(services.settings, services.metrics)
+        # OAuth mode: each workspace's own (rotated) bot token; see _client_of.
+        self._tokens = (
+            install.workspace_tokens(services)
+            if services.settings.install_mode == "oauth"
+            else None
+        )
+        self._team_clients: dict[str, WebClient] = {}
+        self.client = client or sender_client(
+            services.settings, services.metrics, token="" if self._tokens else None
+        )
         self.owner = owner or make_owner()
         self.batch_size = batch_size
         self.pacer = pacer or Pacer(services.settings.send_rate_per_minute)
@@ -253,6 +272,7 @@ class Sender:
         """Claim one batch and send it on a few threads (Slack calls are I/O-bound);
         outcomes are written in small groups, each group one transaction."""
         stats = SendStats()
+        ANSWERING.quiet(YIELD_TO_ACKS)  # claims and records, too, let acks go first
         claimed = self.claim(self.batch_size)
         stats.claimed = len(claimed)
         pending: list[tuple[int, _Outcome]] = []
@@ -266,6 +286,7 @@ class Sender:
                 if outcome.stat in ("sent", "failed", "retried"):
                     self.services.metrics.observe_send(outcome=outcome.stat)
                 if len(pending) >= RECORD_GROUP or time.monotonic() - last_flush > RECORD_EVERY:
+                    ANSWERING.quiet(YIELD_TO_ACKS)
                     self._record(pending)
                     pending, last_flush = [], time.monotonic()
         self._record(pending)
@@ -377,7 +398,7 @@ class Sender:
             rows = session.execute(
                 select(Delivery, Person, Enrollment)
                 .join(Person, Person.id == Delivery.person_id)
-                .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
+                .outerjoin(Enrollment, Enrollment.id == Delivery.enrollment_id)
                 .where(Delivery.id.in_(ids))
                 .order_by(Delivery.due_at, Delivery.id)
             )
@@ -392,6 +413,9 @@ class Sender:
             )
             for item in claimed:
                 item.locale = normalise_locale(chosen.get(item.person.id) or item.person.locale)
+                if item.enrollment is None:
+                    _render_other(session, item)
+                    continue
                 # A repetition stops once the step is settled (see bot.proof.reinforcement).
                 item.extra["done"] = item.delivery.repetition > 0 and is_settled(
                     session, enrollment_id=item.enrollment.id, step_id=item.delivery.step_id
@@ -424,22 +448,30 @@ class Sender:
         if d.window_end is not None and now >= d.window_end:
             # Late (an outage, a long DnD): the next window, never the middle of the night.
             return self._defer(item, now, "deferred: the send window had closed")
-        dnd_end = self._dnd_until(person.slack_user_id, now) if self.settings.respect_dnd else None
+        client = self._client_of(person)
+        if client is None:
+            return _Outcome(DeliveryStatus.cancelled, error="app uninstalled", stat="skipped")
+        dnd_end = (
+            self._dnd_until(person.slack_user_id, now, client=client, team=person.workspace_id)
+            if self.settings.respect_dnd
+            else None
+        )
         if dnd_end is not None:
             return self._defer(item, dnd_end, "deferred: do not disturb")
-        channel = self._open_dm(person.slack_user_id)
+        channel = self._open_dm(person.slack_user_id, client=client, team=person.workspace_id)
         if d.attempts > 1:
-            found = self._find_posted(channel, d.id)
+            found = self._find_posted(channel, d.id, client=client)
             if found is not None:
                 log.info("delivery %s was already posted; recorded without posting again", d.id)
                 return _Outcome(DeliveryStatus.sent, channel=channel, ts=found, stat="reconciled")
+        ANSWERING.quiet(YIELD_TO_ACKS)  # clicks being acked in this process go first
         message = self._render(item)
         if not self._lease_left(d) or not self.pacer.wait_turn(
             channel, stop=self.services.stopping
         ):
             return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
         response = call_slack(
-            lambda: self.client.chat_postMessage(
+            lambda: client.chat_postMessage(
                 channel=channel,
                 text=message["text"],
                 blocks=message["blocks"],
@@ -449,12 +481,29 @@ class Sender:
         )
         return _Outcome(DeliveryStatus.sent, channel=channel, ts=str(response.get("ts")))
 
+    def _client_of(self, person: Person) -> WebClient | None:
+        """The bot's one client in single mode. OAuth mode: a client with the bot
+        token of the person's workspace (rotated before it expires); None once the
+        app was uninstalled there, so nothing is posted to that workspace."""
+        if self._tokens is None:
+            return self.client
+        token = self._tokens.token(person.workspace_id)
+        if token is None:
+            return None
+        client = self._team_clients.get(token)
+        if client is None:
+            client = sender_client(self.settings, self.services.metrics, token=token)
+            self._team_clients[token] = client
+        return client
+
     def _lease_left(self, d: Delivery) -> bool:
         now = self.services.clock.now()
         margin = timedelta(seconds=self.settings.slack_timeout_seconds + 5)
         return d.lease_until is None or d.lease_until - now > margin
 
     def _render(self, item: _Claimed) -> dict[str, Any]:
+        if item.enrollment is None:
+            return cast(dict[str, Any], item.extra["message"])
         program = self._programs[item.enrollment.program_version_id]
         return step_message(
             program,
@@ -471,6 +520,8 @@ class Sender:
             self.pacer.pause(failure.retry_after)
             return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
         if failure.kind == "auth":
+            if self._tokens is not None:
+                self._tokens.forget(item.person.workspace_id)  # read it again next time
             log.error("Slack refused the bot token (%s); sending paused", failure.error)
             self.pacer.pause(AUTH_PAUSE)
             return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
@@ -512,24 +563,33 @@ class Sender:
         )
 
     def _calendar(self, item: _Claimed) -> Calendar:
+        if item.enrollment is None:
+            return person_calendar(item.person, self.settings)
         program = self._programs[item.enrollment.program_version_id]
         return program_calendar(person_calendar(item.person, self.settings), program)
 
     # -- Slack reads (cached) -------------------------------------------------------------------
 
-    def _open_dm(self, user_id: str) -> str:
-        channel = self._dm.get(user_id)
+    def _open_dm(self, user_id: str, *, client: WebClient | None = None, team: str = "") -> str:
+        # Keyed by workspace too: the same user id can be someone else in another one.
+        key = f"{team}/{user_id}"
+        channel = self._dm.get(key)
         if channel is None:
-            response = call_slack(lambda: self.client.conversations_open(users=user_id))
+            api = client or self.client
+            response = call_slack(lambda: api.conversations_open(users=user_id))
             channel = str((response.get("channel") or {}).get("id"))
-            self._dm[user_id] = channel
+            self._dm[key] = channel
         return channel
 
-    def _dnd_until(self, user_id: str, now: datetime) -> datetime | None:
+    def _dnd_until(
+        self, user_id: str, now: datetime, *, client: WebClient | None = None, team: str = ""
+    ) -> datetime | None:
         """When the person's Do Not Disturb ends, or None when they may be nudged now."""
-        cached = self._dnd.get(user_id)
+        key = f"{team}/{user_id}"
+        cached = self._dnd.get(key)
         if cached is None or time.monotonic() - cached[0] > DND_CACHE_SECONDS:
-            info = call_slack(lambda: self.client.dnd_info(user=user_id))
+            api = client or self.client
+            info = call_slack(lambda: api.dnd_info(user=user_id))
             enabled = bool(info.get("dnd_enabled"))
             start, end = (
                 float(info.get("next_dnd_start_ts") or 0),
@@ -539,18 +599,21 @@ class Sender:
             in_dnd = enabled and start <= now.timestamp() < end
             until = max(end if in_dnd else 0.0, snooze)
             cached = (time.monotonic(), until > now.timestamp(), until)
-            self._dnd[user_id] = cached
+            self._dnd[key] = cached
         _, busy, until = cached
         if not busy or until <= now.timestamp():
             return None
         return datetime.fromtimestamp(until, now.tzinfo)
 
-    def _find_posted(self, channel: str, delivery_id: int) -> str | None:
+    def _find_posted(
+        self, channel: str, delivery_id: int, *, client: WebClient | None = None
+    ) -> str | None:
         """The ts of the DM that carries this delivery id in its metadata, if any."""
+        api = client or self.client
         cursor = ""
         for _ in range(HISTORY_PAGES):
             page = call_slack(
-                lambda c=cursor: self.client.conversations_history(  # type: ignore[misc]
+                lambda c=cursor: api.conversations_history(  # type: ignore[misc]
                     channel=channel, include_all_metadata=True, limit=200, cursor=c or None
                 )
             )
@@ -659,6 +722,11 @@ def _not_wanted(item: _Claimed) -> _Outcome | None:
         return _Outcome(DeliveryStatus.cancelled, error="account deactivated", stat="skipped")
     if person.is_bot:
         return _Outcome(DeliveryStatus.skipped, error="a bot", stat="skipped")
+    if enrollment is None:
+        unwanted = item.extra.get("unwanted")
+        if unwanted:
+            return _Outcome(DeliveryStatus.cancelled, error=unwanted, stat="skipped")
+        return None
     if enrollment.status != EnrollmentStatus.active:
         return _Outcome(
             DeliveryStatus.cancelled, error=f"enrollment {enrollment.status}", stat="skipped"
@@ -670,6 +738,19 @@ def _not_wanted(item: _Claimed) -> _Outcome | None:
             stat="skipped",
         )
     return None
+
+
+def _render_other(session: Session, item: _Claimed) -> None:
+    """A delivery that is not a step: its feature renders it now, from the current state,
+    or says why it is no longer wanted (the prevention was closed meanwhile)."""
+    d = item.delivery
+    if d.kind not in premortem_followups.KINDS:
+        item.extra["unwanted"] = f"no sender for deliveries of kind {d.kind}"
+        return
+    try:
+        item.extra["message"] = premortem_followups.render(session, d)
+    except premortem_followups.NotWanted as exc:
+        item.extra["unwanted"] = str(exc)
 
 
 def _alive(owner: str) -> bool:

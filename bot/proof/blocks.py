@@ -15,7 +15,10 @@ from bot.content.blocks import (
     BLOCK_ID_CONTEXT,
     BLOCK_ID_RATING,
     BLOCK_ID_REFLECTION,
+    message_locale,
     step_message,
+    ui_strings,
+    ui_time,
 )
 from bot.content.schema import Program
 from bot.proof.home import HomeData, LeadData, NudgeLine
@@ -70,22 +73,27 @@ def escape(text: str) -> str:
 # -- the answered nudge ---------------------------------------------------------------------
 
 
-def answer_lines(events: Sequence[ProofEvent], tz: ZoneInfo) -> list[str]:
+def answer_lines(events: Sequence[ProofEvent], tz: ZoneInfo, lang: str = "en") -> list[str]:
+    """What was answered and when, in the message's language and the reader's zone."""
+    ui = ui_strings(lang)
     lines = []
     for e in events:
-        when = local_time_text(e.occurred_at, tz)
+        when = ui_time(e.occurred_at, tz, lang)
         if e.kind == "done":
-            what = "All items done" if e.value == "checklist" else "Done"
+            what = ui["all_done"] if e.value == "checklist" else ui["done"]
             lines.append(f":white_check_mark: *{what}* · {when}")
         elif e.kind == "rating":
-            lines.append(f":star: You rated it *{e.value}/5* · {when}")
+            lines.append(f":star: {ui['rated'].format(value=e.value)} · {when}")
         elif e.kind == "reflection":
-            what = f"You answered *{e.value}/5*" if e.value else "Your reflection is saved"
+            what = ui["answered_scale"].format(value=e.value) if e.value else ui["reflection_saved"]
             lines.append(f":memo: {what} · {when}")
         elif e.kind == "not_relevant":
-            lines.append(f":no_entry_sign: *Not relevant* · {when}: this one will not come back")
+            lines.append(
+                f":no_entry_sign: *{ui['not_relevant']}* · {when}: {ui['not_coming_back']}"
+            )
         elif e.kind == "reason" and e.value:
-            lines.append(f"Reason: {NOT_RELEVANT_REASONS.get(e.value, e.value)}")
+            reason = ui.get(f"reason_{e.value}") or NOT_RELEVANT_REASONS.get(e.value, e.value)
+            lines.append(ui["reason"].format(reason=reason))
     return lines
 
 
@@ -121,11 +129,12 @@ def answered_message(
         elif block_id == BLOCK_ID_CHECKLIST:
             blocks[i] = _checklist(block, ticked, open_=not closed)
     kept = [b for i, b in enumerate(blocks) if i not in drop]
-    lines = answer_lines(events, tz)
+    lang = message_locale(program, locale)
+    lines = answer_lines(events, tz, lang)
     if snoozed_until is not None:
-        lines.append(
-            f":alarm_clock: *Snoozed* · it comes back {local_time_text(snoozed_until, tz)}"
-        )
+        ui = ui_strings(lang)
+        back = ui["comes_back"].format(when=ui_time(snoozed_until, tz, lang))
+        lines.append(f":alarm_clock: *{ui['snoozed']}* · {back}")
     if lines:
         at = next(
             (i for i, b in enumerate(kept) if b.get("block_id") == BLOCK_ID_CONTEXT), len(kept)

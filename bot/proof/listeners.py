@@ -29,6 +29,8 @@ from bot.people.service import find_person
 from bot.proof import blocks, controls, home, pauses, service
 from bot.proof.service import AnswerResult, Nudge
 from bot.services import Services
+from bot.slack import install
+from bot.slack.acks import acks_first
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +105,13 @@ class ProofListeners:
     def __init__(self, services: Services) -> None:
         self.services = services
 
+    def _scope(self) -> str | None:
+        """The request's workspace (OAuth mode): people are looked up in it only."""
+        return install.current_scope(self.services)
+
     # -- answers in the message ----------------------------------------------------------
 
+    @acks_first
     def answer_click(self, ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
         ack()
         user = body["user"]["id"]
@@ -127,6 +134,7 @@ class ProofListeners:
                     checked=click.checked,
                     now=self.services.clock.now(),
                     settings=self.services.settings,
+                    workspace_id=self._scope(),
                 )
                 message = self._render(session, result.nudge, result)
         except PermissionDenied:
@@ -136,14 +144,20 @@ class ProofListeners:
             self._ephemeral(respond, f"Nothing was changed: {exc}.")
             return
         if kind == "not_relevant" and result.recorded:
-            self._open(client, body.get("trigger_id"), blocks.not_relevant_modal(click.delivery_id))
+            view = blocks.not_relevant_modal(click.delivery_id)
+            # The message's place, so the reason shows in it once given.
+            where = {"delivery_id": click.delivery_id, **_where(body)}
+            view["private_metadata"] = json.dumps(where)
+            self._open(client, body.get("trigger_id"), view)
         self._update(client, body, message)
         if result.recorded and result.report_to_owner:
             self._report(client, result)
 
+    @acks_first
     def link_click(self, ack: Any) -> None:
         ack()  # the link opens in the browser; Slack still tells us about the click
 
+    @acks_first
     def reflect_click(
         self, ack: Any, body: dict[str, Any], client: WebClient, respond: Any
     ) -> None:
@@ -153,7 +167,10 @@ class ProofListeners:
             delivery_id, _ = service.parse_value(body["actions"][0].get("value"))
             with self.services.session() as session:
                 nudge = service.find_nudge(session, delivery_id=delivery_id)
-                if nudge.person.slack_user_id != user:
+                scope = self._scope()
+                if nudge.person.slack_user_id != user or (
+                    scope is not None and nudge.person.workspace_id != scope
+                ):
                     raise PermissionDenied("someone else")
                 locale = service.nudge_locale(session, nudge.person)
                 question = localise(nudge.step.text_for(nudge.enrollment.arm), locale)
@@ -185,6 +202,7 @@ class ProofListeners:
                     text=text,
                     now=self.services.clock.now(),
                     settings=self.services.settings,
+                    workspace_id=self._scope(),
                 )
                 message = self._render(session, result.nudge, result)
         except PermissionDenied:
@@ -207,7 +225,7 @@ class ProofListeners:
             return
         try:
             with self.services.session() as session:
-                service.answer(
+                result = service.answer(
                     session,
                     delivery_id=int(meta.get("delivery_id", 0)),
                     user_id=body["user"]["id"],
@@ -216,7 +234,9 @@ class ProofListeners:
                     text=text,
                     now=self.services.clock.now(),
                     settings=self.services.settings,
+                    workspace_id=self._scope(),
                 )
+                message = self._render(session, result.nudge, result)
         except PermissionDenied:
             ack(response_action="errors", errors={"reason": blocks.SOMEONE_ELSE})
             return
@@ -224,6 +244,7 @@ class ProofListeners:
             ack(response_action="errors", errors={"reason": f"Not saved: {exc}."})
             return
         ack()
+        self._update_at(client, meta, message)
 
     # -- rendering and Slack I/O ------------------------------------------------------------
 
@@ -297,7 +318,7 @@ class ProofListeners:
             return
         try:
             with self.services.session() as session:
-                person = find_person(session, user)
+                person = find_person(session, user, workspace_id=self._scope())
                 if person is None:
                     reply = blocks.HELP if parsed.verb == "help" else UNKNOWN_PERSON
                 else:
@@ -346,7 +367,7 @@ class ProofListeners:
 
     def publish_home(self, client: WebClient, user: str, *, page: int = 0) -> None:
         with self.services.session() as session:
-            person = find_person(session, user)
+            person = find_person(session, user, workspace_id=self._scope())
             if person is None:
                 return
             data = home.home_data(
@@ -354,7 +375,7 @@ class ProofListeners:
                 person=person,
                 now=self.services.clock.now(),
                 settings=self.services.settings,
-                is_lead=self.services.leads.is_ld_lead(session, user),
+                is_lead=self.services.leads.is_ld_lead(session, user, workspace_id=self._scope()),
                 page=page,
             )
             view = blocks.home_view(data)
@@ -363,6 +384,7 @@ class ProofListeners:
         except SlackApiError as exc:
             log.warning("could not publish App Home: %s", exc.response.get("error"))
 
+    @acks_first
     def resume_click(self, ack: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
         ack()
         user = body["user"]["id"]
@@ -383,6 +405,7 @@ class ProofListeners:
             )
         self.publish_home(client, user)
 
+    @acks_first
     def pause_click(self, ack: Any, body: dict[str, Any], client: WebClient) -> None:
         ack()
         user = body["user"]["id"]
@@ -401,15 +424,16 @@ class ProofListeners:
 
     def _as_person(self, user: str, work: Any) -> str:
         with self.services.session() as session:
-            person = find_person(session, user)
+            person = find_person(session, user, workspace_id=self._scope())
             if person is None:
                 return UNKNOWN_PERSON
             return str(work(session, person))
 
+    @acks_first
     def preferences_click(self, ack: Any, body: dict[str, Any], client: WebClient) -> None:
         ack()
         with self.services.session() as session:
-            person = find_person(session, body["user"]["id"])
+            person = find_person(session, body["user"]["id"], workspace_id=self._scope())
             if person is None:
                 return
             data = home.home_data(
@@ -455,17 +479,19 @@ class ProofListeners:
         )
         self.publish_home(client, user)
 
+    @acks_first
     def page_click(self, ack: Any, body: dict[str, Any], client: WebClient) -> None:
         ack()
         value = str(body["actions"][0].get("value") or "0")
         self.publish_home(client, body["user"]["id"], page=int(value) if value.isdigit() else 0)
 
+    @acks_first
     def enroll_click(self, ack: Any, body: dict[str, Any], client: WebClient) -> None:
         ack()
         user = body["user"]["id"]
         program_id = str(body["actions"][0].get("value") or "")
         with self.services.session() as session:
-            if not self.services.leads.is_ld_lead(session, user):
+            if not self.services.leads.is_ld_lead(session, user, workspace_id=self._scope()):
                 # A Home tab click has no response_url: the refusal goes by DM.
                 self._dm(client, user, NOT_A_LEAD)
                 return
@@ -493,7 +519,7 @@ class ProofListeners:
             )
             return
         with self.services.session() as session:
-            allowed = self.services.leads.is_ld_lead(session, user)
+            allowed = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
         if not allowed:
             ack(response_action="errors", errors={"channel": NOT_A_LEAD})
             return
@@ -522,6 +548,7 @@ class ProofListeners:
                     starts_at=now,
                     enrolled_by=lead,
                     source="app_home",
+                    workspace_id=self._scope(),
                 )
         except UserError as exc:
             self._dm(client, lead, f"Nobody was enrolled: {exc}.")
@@ -550,7 +577,9 @@ class ProofListeners:
         if not isinstance(user, dict):
             return
         with self.services.session() as session:
-            person: Person | None = find_person(session, str(user.get("id") or ""))
+            person: Person | None = find_person(
+                session, str(user.get("id") or ""), workspace_id=self._scope()
+            )
             if person is None:
                 return
             changed = pauses.apply_status(
@@ -572,8 +601,11 @@ class ProofListeners:
             pauses.pause_the_fatigued(session, now=now, settings=settings)
             due = pauses.unnotified_fatigue(session)
         for item in due:
+            client = install.client_for(self.services, item.workspace_id)
+            if client is None:
+                continue  # the app was uninstalled from that workspace
             try:
-                self.services.client.chat_postMessage(
+                client.chat_postMessage(
                     channel=item.slack_user_id, **blocks.fatigue_dm(settings.fatigue_limit)
                 )
             except SlackApiError as exc:

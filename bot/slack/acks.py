@@ -1,0 +1,204 @@
+"""Early acks: a click is acknowledged before its listener starts.
+
+Bolt runs a listener on its executor and answers Slack once the listener has
+called ack(), checking for that every 10 ms. Under load that costs the hop to
+an executor thread (it needs the GIL while the sender and other listeners hold
+it) plus the polling: tens of milliseconds at p99 before a word of our code ran.
+
+A listener marked with `@acks_first` promises that its first act is a plain
+`ack()` with nothing in it. For those, the runner installed by
+`use_early_acks(app)` acks in the request's own thread before handing the
+listener to the executor, so the answer leaves at once; the listener's own
+ack() afterwards changes nothing. Every other listener (a view submission that
+answers with errors, a command that answers with text) runs exactly as Bolt
+runs it.
+
+Acks also go before other work of the process: `ANSWERING` counts the Slack
+requests being answered, and background work (an early-acked listener's body,
+each post of the in-process sender) first waits, briefly and boundedly, until
+none is. Both share one GIL with the ack path; a few milliseconds of their
+time buy the ack its answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from functools import partial
+from types import TracebackType
+from typing import Any, TypeVar
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.listener import Listener
+from slack_bolt.listener.thread_runner import ThreadListenerRunner
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+_MARK = "_nudgebot_acks_first"
+# How long an early-acked listener's body waits for the process to finish answering.
+LISTENER_YIELD_SECONDS = 0.1
+# No Slack request for this long: the burst is over and background work may go on.
+SETTLE_SECONDS = 0.025
+
+
+class InFlight:
+    """The Slack requests this process is answering right now, and when the last
+    one ended. Clicks come in bursts (a nudge to many people at once) and reach
+    the WSGI app a few milliseconds apart, so "quiet" means none in flight for
+    SETTLE_SECONDS, not merely none at this instant."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._last_end = 0.0
+        self._idle = threading.Condition()
+
+    def __enter__(self) -> InFlight:
+        with self._idle:
+            self._count += 1
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        with self._idle:
+            self._count -= 1
+            self._last_end = time.monotonic()
+            if self._count == 0:
+                self._idle.notify_all()
+
+    def quiet(self, timeout: float) -> bool:
+        """Wait until no request has been answered for SETTLE_SECONDS, at most `timeout`."""
+        now = time.monotonic()
+        if self._count == 0 and now - self._last_end >= SETTLE_SECONDS:
+            return True  # the common case, without the lock
+        deadline = now + timeout
+        with self._idle:
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    return False
+                if self._count == 0:
+                    calm = self._last_end + SETTLE_SECONDS - now
+                    if calm <= 0:
+                        return True
+                    self._idle.wait(min(calm, deadline - now))
+                else:
+                    self._idle.wait(deadline - now)
+
+
+ANSWERING = InFlight()
+
+
+Work = tuple[Executor, Callable[[], Any], Future[Any]]
+
+
+class _AfterAcks(Executor):
+    """Hands work to `inner` once the process has no Slack request left to answer.
+
+    `submit` only queues (the ack path never waits for a thread to start); one
+    daemon thread per process waits for a quiet moment and passes on all queued."""
+
+    _queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
+    _started = threading.Lock()
+    _thread: threading.Thread | None = None
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        self._queue.put((self.inner, partial(fn, *args, **kwargs), future))
+        self.start()
+        return future
+
+    @staticmethod
+    def start() -> None:
+        if _AfterAcks._thread is None:
+            with _AfterAcks._started:
+                if _AfterAcks._thread is None:
+                    thread = threading.Thread(target=_pass_on, name="after-acks", daemon=True)
+                    thread.start()
+                    _AfterAcks._thread = thread
+
+
+def _pass_on() -> None:
+    while True:
+        batch = [_AfterAcks._queue.get()]
+        ANSWERING.quiet(LISTENER_YIELD_SECONDS)
+        while not _AfterAcks._queue.empty():
+            batch.append(_AfterAcks._queue.get_nowait())
+        for inner, work, future in batch:
+            try:
+                started = inner.submit(work)
+            except RuntimeError as exc:  # that app's executor was shut down
+                future.set_exception(exc)
+                continue
+            started.add_done_callback(partial(_copy_result, mine=future))
+
+
+def _copy_result(done: Future[Any], mine: Future[Any]) -> None:
+    if done.cancelled():
+        mine.cancel()
+    elif done.exception() is not None:
+        mine.set_exception(done.exception())
+    else:
+        mine.set_result(done.result())
+
+
+def acks_first(func: F) -> F:
+    """Mark a listener whose first statement is `ack()` (no text, no errors)."""
+    setattr(func, _MARK, True)
+    return func
+
+
+def acks_early(listener: Listener) -> bool:
+    # A bound method reads the attribute of its function.
+    return bool(getattr(getattr(listener, "ack_function", None), _MARK, False))
+
+
+class EarlyAckRunner(ThreadListenerRunner):
+    """Bolt's thread runner, but `@acks_first` listeners are acked before they run."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._after_acks = _AfterAcks(self.listener_executor)
+
+    def run(
+        self,
+        request: BoltRequest,
+        response: BoltResponse,
+        listener_name: str,
+        listener: Listener,
+        starting_time: float | None = None,
+    ) -> BoltResponse | None:
+        if not acks_early(listener) or self.process_before_response:
+            return super().run(request, response, listener_name, listener, starting_time)
+        request.context.ack()
+        # This request's answer is ready: its listener runs after the answers in flight.
+        runner = copy.copy(self)
+        runner.listener_executor = self._after_acks
+        return ThreadListenerRunner.run(
+            runner, request, response, listener_name, listener, starting_time
+        )
+
+
+def use_early_acks(app: App) -> None:
+    """Install EarlyAckRunner in `app` (idempotent), keeping Bolt's executor and the
+    handlers set so far (app.error() sets the error handler on the runner)."""
+    _AfterAcks.start()
+    current = app.listener_runner
+    if isinstance(current, EarlyAckRunner):
+        return
+    app._listener_runner = EarlyAckRunner(  # Bolt offers no public setter
+        logger=current.logger,
+        process_before_response=current.process_before_response,
+        listener_error_handler=current.listener_error_handler,
+        listener_start_handler=current.listener_start_handler,
+        listener_completion_handler=current.listener_completion_handler,
+        listener_executor=current.listener_executor,
+        lazy_listener_runner=current.lazy_listener_runner,
+    )

@@ -1,0 +1,75 @@
+"""Acks first: a click is answered before its listener runs, and the work after it
+(the listener's body, the in-process sender's posts) waits while the process is
+still answering Slack, so a busy bot never makes Slack wait for an ack."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bot.delivery import sender as sender_module
+from bot.delivery.models import Delivery, DeliveryStatus
+from bot.delivery.sender import Sender
+from bot.services import Services
+from bot.slack import acks
+from bot.slack.acks import ANSWERING
+from tests.conftest import RunningBot
+from tests.fakeslack import FakeSlack
+from tests.proof.conftest import World, wait_for
+
+USER = "U0ALICE01"
+# Long enough that only the end of the answer in flight can release the work.
+HELD = 30.0
+# Long enough for the work to have happened, were it not held.
+SETTLE = 0.3
+
+
+def test_a_click_is_acked_at_once_and_its_work_waits_for_answers_in_flight(
+    bot: RunningBot, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(acks, "LISTENER_YIELD_SECONDS", HELD)
+    nudge = world.send(USER, "ask-three")
+    with ANSWERING:  # another person's click, still being answered
+        response = bot.driver.block_actions(
+            user_id=USER,
+            actions=[{"action_id": "nudge_done"}],
+            message=nudge.message(bot.fake),
+            channel_id=nudge.channel,
+        )
+        assert response.status == 200 and response.acked_in_time
+        time.sleep(SETTLE)
+        assert world.events(nudge.delivery_id) == []  # the Done waits its turn ...
+        assert bot.fake.calls_to("chat.update") == []
+    # ... and is logged and shown once the answers in flight are out.
+    assert [e.kind for e in wait_for(lambda: world.events(nudge.delivery_id))] == ["done"]
+    wait_for(lambda: bot.fake.calls_to("chat.update"))
+
+
+def test_the_sender_posts_once_the_answers_in_flight_are_out(
+    services: Services, world: World, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sender_module, "YIELD_TO_ACKS", HELD)
+    enrollment = world.enrollment(USER)
+    with services.session() as session:
+        person_id = world.person(USER)
+        session.add(
+            Delivery(
+                enrollment_id=enrollment,
+                person_id=person_id,
+                step_id="tip",
+                due_at=services.clock.now(),
+            )
+        )
+    sender = Sender(services)
+    with ANSWERING:
+        sending = threading.Thread(target=sender.send_due, kwargs={"max_seconds": 60})
+        sending.start()
+        time.sleep(SETTLE)
+        assert fake_slack.dm_messages(USER) == []  # held while Slack waits for an answer
+    sending.join(timeout=30)
+    assert not sending.is_alive()
+    assert len(fake_slack.dm_messages(USER)) == 1
+    with services.session() as session:
+        assert [d.status for d in session.query(Delivery)] == [DeliveryStatus.sent]
