@@ -9,17 +9,23 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.context import BoltContext
+from slack_bolt.context.ack import Ack
+from slack_bolt.request.internals import build_context, parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from bot.db import ping
 from bot.services import HookResponse, Services
+from bot.slack.acks import ANSWERING, use_early_acks
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +36,11 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def make_wsgi_app(app: App | None, services: Services) -> WSGIApp:
-    slack = SlackRequestHandler(app) if app is not None else None
+    """The WSGI app; it installs early acks in `app` (bot.slack.acks)."""
+    if app is not None:
+        use_early_acks(app)
+        _keep_acks(app)
+    slack = _SlackHandler(app) if app is not None else None
     secret = services.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
     oauth = services.settings.install_mode == "oauth"
@@ -55,7 +65,13 @@ def make_wsgi_app(app: App | None, services: Services) -> WSGIApp:
                 return _json(start_response, 405, {"error": "use POST"})
             return _hook(services, path.removeprefix("/hooks/"), environ, length, start_response)
         if path == "/slack/events" and method == "POST" and slack and verifier:
-            return _slack(slack, verifier, environ, length, start_response)
+            arrived = time.perf_counter()
+            try:
+                with ANSWERING:  # background work waits for this answer (bot.slack.acks)
+                    return _slack(slack, verifier, environ, length, start_response)
+            finally:
+                # Request in to answer ready: what Slack waits for (3 s at most).
+                services.metrics.observe_ack(time.perf_counter() - arrived)
         if path in OAUTH_PATHS and method == "GET" and slack and oauth:
             result: Iterable[bytes] = slack(environ, start_response)
             return result
@@ -132,20 +148,24 @@ def _slack(
 
 def _readable(body: bytes, content_type: str) -> bool:
     """True when the body is what Slack sends: a JSON object, or a form whose
-    `payload` (when present) is a JSON object."""
+    `payload` (when present) is a JSON object. Judged on what Bolt will read:
+    Bolt takes any body starting with "{" as JSON whatever its Content-Type, and
+    the last of several `payload` fields."""
     try:
         text = body.decode("utf-8")
-        if content_type.startswith("application/json"):
+        if content_type == "application/json" or text.startswith("{"):
             return _slack_shaped(json.loads(text))
-        form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
-        payload = form.get("payload")
-        return payload is None or _slack_shaped(json.loads(payload[0]))
+        parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+        return _slack_shaped(parse_body(text, content_type))
     except (UnicodeDecodeError, ValueError):
         return False
 
 
 # Fields Bolt reads ids from before any listener runs, assuming Slack's shapes.
-_OBJECTS = ("view", "container", "message", "event", "state", "item", "previous_message")
+# Present means an object: Bolt calls .get() on them (a JSON null included).
+_OBJECTS = (
+    "view", "container", "message", "event", "state", "item", "previous_message", "tokens",
+)  # fmt: skip
 _IDS = ("team", "user", "channel", "enterprise")
 _LISTS = ("actions", "authorizations")
 
@@ -156,8 +176,11 @@ def _slack_shaped(data: object, depth: int = 0) -> bool:
         return False
     for key in _OBJECTS:
         value = data.get(key)
-        if value is not None and not (isinstance(value, dict) and _nested_ok(value, depth)):
+        if key in data and not (isinstance(value, dict) and _nested_ok(value, depth)):
             return False
+    url = data.get("response_url")
+    if url is not None and not (isinstance(url, str) and _web_address(url)):
+        return False  # the error handler answers there; a bad one made it fail too
     for key in _IDS:
         value = data.get(key)
         if value is not None and not isinstance(value, str | dict):
@@ -169,14 +192,82 @@ def _slack_shaped(data: object, depth: int = 0) -> bool:
     for key in _LISTS:
         value = data.get(key)
         if value is not None and not (
-            isinstance(value, list) and all(isinstance(item, dict) for item in value)
+            isinstance(value, list) and all(isinstance(i, dict) and _texts(i) for i in value)
         ):
             return False
-    return all(isinstance(data.get(k), str | None) for k in ("type", "callback_id", "event_id"))
+    return _texts(data)
+
+
+# Fields Bolt matches listeners on (with re.search when a pattern was registered).
+_TEXTS = ("type", "callback_id", "event_id", "action_id", "block_id")
+
+
+def _texts(data: dict[str, Any]) -> bool:
+    return all(isinstance(data.get(key), str | None) for key in _TEXTS)
+
+
+def _web_address(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _nested_ok(value: dict[str, Any], depth: int) -> bool:
     return depth >= 2 or _slack_shaped(value, depth + 1)
+
+
+class _SlackHandler(SlackRequestHandler):
+    """Bolt's WSGI handler, but a form is read as a form. Bolt takes any form body
+    with "payload" in it for an interaction and, finding no `payload` field, reads
+    it as empty: `/intake payload team training` went unanswered."""
+
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        req = BoltRequest(
+            body=request.get_body(), query=request.query_string, headers=request.get_headers()
+        )
+        raw = req.raw_body
+        if not req.body and raw and not raw.startswith("{") and "payload" in raw:
+            form = dict(parse_qsl(raw, keep_blank_values=True))
+            if "payload" not in form:
+                req.body = form
+                req.context = build_context(BoltContext(), form)
+        return self.app.dispatch(req)
+
+
+class _KeptAck(Ack):
+    """An ack that stays given. Bolt's thread runner, when a listener raises after
+    calling ack(), writes None over the ack it has not yet sent (it polls every
+    10 ms); the request then waits out the 3 s ack timeout and Slack gets a 404
+    for a click that was acknowledged."""
+
+    def __init__(self) -> None:
+        self._given: BoltResponse | None = None
+
+    @property
+    def response(self) -> BoltResponse | None:
+        return self._given
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        if value is not None or self._given is None:
+            self._given = value
+
+
+def _keep_acks(app: App) -> None:
+    """Give every request a _KeptAck before its listener runs (idempotent)."""
+    if getattr(app, "_nudgebot_keeps_acks", False):
+        return
+
+    def keep_ack(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
+        given = req.context.get("ack")
+        if not isinstance(given, _KeptAck) and (given is None or given.response is None):
+            req.context["ack"] = _KeptAck()
+        return next()
+
+    app.use(keep_ack)
+    app._nudgebot_keeps_acks = True  # type: ignore[attr-defined]
 
 
 _REASONS = {

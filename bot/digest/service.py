@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -53,7 +54,9 @@ def parse_day(text: str | None, *, today: date) -> date:
         raise UserError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-23") from None
 
 
-def _team(text: str | None) -> str:
+def _team(text: object) -> str:
+    if text is not None and not isinstance(text, str):
+        raise UserError("team: a team name (text)")
     team = (text or "").strip()
     if len(team) > 255:
         raise UserError("a team name is at most 255 characters")
@@ -74,12 +77,15 @@ def record_metric(
     team: str = "",
     source: str,
     now: datetime,
+    workspace_id: str = "",
 ) -> MetricObservation:
-    """Store one KPI value; the same program, day, team and source again replaces it."""
+    """Store one KPI value; the same program, day, team and source again replaces it.
+    `workspace_id`: the workspace the value is about ("" with a single workspace)."""
     _require_program(session, program_id)
     row = session.scalar(
         select(MetricObservation).where(
             MetricObservation.program_id == program_id,
+            MetricObservation.workspace_id == workspace_id,
             MetricObservation.observed_on == observed_on,
             MetricObservation.team == team,
             MetricObservation.source == source,
@@ -87,8 +93,9 @@ def record_metric(
     )
     if row is None:
         row = MetricObservation(
-            program_id=program_id, observed_on=observed_on, team=team, source=source
-        )
+            program_id=program_id, workspace_id=workspace_id, observed_on=observed_on,
+            team=team, source=source,
+        )  # fmt: skip
         session.add(row)
     row.value = value
     row.recorded_at = now
@@ -177,6 +184,7 @@ def list_metric(session: Session, *, program_id: str) -> list[MetricObservation]
 # -- The signed metric webhook ------------------------------------------------------------------
 
 
+_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{1,31}$")
 BadSignature = webhooks.BadSignature
 metric_signature = webhooks.signature
 
@@ -210,6 +218,18 @@ def parse_metric_payload(body: bytes, *, today: date) -> tuple[str, float, date,
         parse_day(data.get("date"), today=today),
         _team(data.get("team")),
     )
+
+
+def parse_metric_workspace(body: bytes) -> str | None:
+    """The optional "workspace" of a metric payload (a Slack team id), None when absent.
+    Call after parse_metric_payload, which has checked the body is a JSON object."""
+    data = json.loads(body.decode("utf-8"))
+    workspace = data.get("workspace")
+    if workspace is None or workspace == "":
+        return None
+    if not isinstance(workspace, str) or not _TEAM_ID.match(workspace):
+        raise UserError("workspace: a Slack team id (T…), as in the app's install")
+    return workspace
 
 
 # -- Privacy choices ----------------------------------------------------------------------------
@@ -269,26 +289,31 @@ def manager_digest_blocks(
     return blocks.manager_digest_blocks(digest)
 
 
-def managers(session: Session) -> list[str]:
-    """Everyone who has at least one active direct report."""
-    return sorted(
-        m
-        for m in session.scalars(
-            select(Person.manager_slack_user_id)
-            .where(Person.manager_slack_user_id.is_not(None), Person.is_deleted.is_(False))
-            .distinct()
-        )
-        if m
+def managers(session: Session, *, workspace_id: str | None = None) -> list[str]:
+    """Everyone who has at least one active direct report (in `workspace_id`, when given)."""
+    query = select(Person.manager_slack_user_id).where(
+        Person.manager_slack_user_id.is_not(None), Person.is_deleted.is_(False)
     )
+    if workspace_id is not None:
+        query = query.where(Person.workspace_id == workspace_id)
+    return sorted(m for m in session.scalars(query.distinct()) if m)
 
 
 def digest_settled(
-    session: Session, *, kind: DigestKind, recipient: str, week_start: date, now: datetime
+    session: Session,
+    *,
+    kind: DigestKind,
+    recipient: str,
+    week_start: date,
+    now: datetime,
+    workspace_id: str = "",
 ) -> bool:
-    """True when this week's digest was sent, or another process is sending it right now."""
+    """True when this week's digest was sent, or another process is sending it right now.
+    `workspace_id`: the reader's workspace ("" with a single workspace)."""
     row = session.scalar(
         select(DigestSend).where(
             DigestSend.kind == kind,
+            DigestSend.workspace_id == workspace_id,
             DigestSend.recipient_user_id == recipient,
             DigestSend.week_start == week_start,
         )
@@ -297,7 +322,13 @@ def digest_settled(
 
 
 def claim_digest(
-    session: Session, *, kind: DigestKind, recipient: str, week_start: date, now: datetime
+    session: Session,
+    *,
+    kind: DigestKind,
+    recipient: str,
+    week_start: date,
+    now: datetime,
+    workspace_id: str = "",
 ) -> DigestSend | None:
     """The right to send this week's digest to this reader, or None when it is taken.
 
@@ -307,6 +338,7 @@ def claim_digest(
     existing = session.scalar(
         select(DigestSend).where(
             DigestSend.kind == kind,
+            DigestSend.workspace_id == workspace_id,
             DigestSend.recipient_user_id == recipient,
             DigestSend.week_start == week_start,
         )
@@ -319,8 +351,8 @@ def claim_digest(
         session.flush()
         return existing
     row = DigestSend(
-        kind=kind, recipient_user_id=recipient, week_start=week_start, status="sending",
-        claimed_at=now,
+        kind=kind, workspace_id=workspace_id, recipient_user_id=recipient,
+        week_start=week_start, status="sending", claimed_at=now,
     )  # fmt: skip
     try:
         with session.begin_nested():

@@ -390,14 +390,13 @@ def pm_field(name: str, column: str, value: Any) -> Effect:
 ACTOR = object()
 
 
-def hook(name: str, body: dict[str, Any], secret: str, source: str, clock_time: bool) -> Run:
+def hook(name: str, body: dict[str, Any], secret: str, source: str) -> Run:
     def run(ctx: Ctx, actor: str) -> Any:
         import urllib.request
         from urllib.error import HTTPError
 
         raw = json.dumps(body).encode()
-        now = ctx.bot.services.clock.now().timestamp() if clock_time else time.time()
-        stamp = str(int(now))
+        stamp = str(int(ctx.bot.services.clock.now().timestamp()))  # hooks use the bot's clock
         sign = metric_signature if name == "metric" else triggers.signature
         key = {"signed": secret, "wrong secret": "not-the-secret"}.get(actor)
         headers = {"Content-Type": "application/json", "X-Nudgebot-Source": source,
@@ -601,10 +600,10 @@ def rows() -> list[Row]:
             (EMP, MGR), dm_says("mpact")),
         # Webhooks: the "actors" are the request's signature.
         Row("POST /hooks/trigger", SIGNED, ("hook:trigger",),
-            hook("trigger", {"trigger": "escalated", "user": EMP}, HOOK_SECRET, "crm", False),
+            hook("trigger", {"trigger": "escalated", "user": EMP}, HOOK_SECRET, "crm"),
             ("signed",), ("unsigned", "wrong secret"), http_ok),
         Row("POST /hooks/metric", SIGNED, ("hook:metric",),
-            hook("metric", {"program": "call-opener", "value": 15.5}, METRIC_SECRET, "bi", True),
+            hook("metric", {"program": "call-opener", "value": 15.5}, METRIC_SECRET, "bi"),
             ("signed",), ("unsigned", "wrong secret"), http_ok),
     ]  # fmt: skip
 
