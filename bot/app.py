@@ -170,7 +170,6 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
         listener_executor=ListenerPool(max_workers=32),
         logger=logging.getLogger("slack_bolt.App"),
     )
-    app.use(services.metrics.bolt_middleware())
     app.use(_request_context)
     app.use(_dedupe_events(services))
     app.error(_on_error)

@@ -1,10 +1,10 @@
 """Prometheus metrics of one process, served at /metrics.
 
 Counters and histograms are fed by the code that does the work (the sender, the
-Slack client's retry path through `SlackCallObserver`, the ack middleware, the
-scheduler); the outbox gauges
-are read from the database at scrape time by `OutboxCollector`, so every replica
-reports the same shared truth and nothing has to keep them in step.
+Slack client's retry path through `SlackCallObserver`, the WSGI app timing each
+Slack request, the scheduler); the outbox gauges are read from the database at
+scrape time by `OutboxCollector`, so every replica reports the same shared truth
+and nothing has to keep them in step.
 
 Series (names as exported):
 - nudgebot_deliveries{status}                   gauge, rows of the outbox by status
@@ -31,7 +31,6 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from slack_bolt import BoltRequest, BoltResponse
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -138,22 +137,6 @@ class Metrics:
         """A retry handler that retries nothing and counts every Slack error; put
         it first in a WebClient's retry_handlers so it sees each attempt."""
         return SlackCallObserver(self)
-
-    def bolt_middleware(self) -> Callable[..., BoltResponse]:
-        """A Bolt global middleware timing request → ack. Bolt returns the
-        response as soon as the listener calls ack() (the rest runs on the
-        listener executor), so timing `next()` is timing the ack."""
-
-        def middleware(
-            req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
-        ) -> BoltResponse:
-            start = time.perf_counter()
-            try:
-                return next()
-            finally:
-                self.observe_ack(time.perf_counter() - start)
-
-        return middleware
 
 
 class OutboxCollector(Collector):
