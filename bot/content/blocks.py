@@ -58,6 +58,18 @@ UI: dict[str, dict[str, str]] = {
         "reason_other": "Something else",
         "weekdays": "Mon Tue Wed Thu Fri Sat Sun",
         "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+        # The two modals a nudge opens (bot/proof/blocks.py).
+        "nr_title": "Not relevant",
+        "nr_submit": "Send reason",
+        "nr_close": "Skip",
+        "nr_intro": "Got it: this nudge will not come back. If you tell us why, the program's "
+        "owner can make it better (optional).",
+        "nr_why": "Why not?",
+        "nr_words": "In your words",
+        "rf_title": "Your reflection",
+        "rf_submit": "Save",
+        "rf_close": "Cancel",
+        "rf_label": "Your answer (only you and the proof log see it)",
     },
     "bg": {
         "done": "Готово",
@@ -83,6 +95,17 @@ UI: dict[str, dict[str, str]] = {
         "reason_other": "Нещо друго",
         "weekdays": "пн вт ср чт пт сб нд",
         "months": "яну фев март апр май юни юли авг сеп окт ное дек",
+        "nr_title": "Не се отнася за мен",
+        "nr_submit": "Изпрати причината",
+        "nr_close": "Пропусни",
+        "nr_intro": "Разбрано: това напомняне няма да се върне. Ако ни кажете защо, авторът "
+        "на програмата може да го подобри (по желание).",
+        "nr_why": "Защо не?",
+        "nr_words": "С ваши думи",
+        "rf_title": "Вашият размисъл",
+        "rf_submit": "Запази",
+        "rf_close": "Отказ",
+        "rf_label": "Вашият отговор (виждате го само вие и дневникът с доказателства)",
     },
 }
 

@@ -180,37 +180,34 @@ def _checklist(block: dict[str, Any], ticked: set[int], *, open_: bool) -> dict[
 # -- modals -------------------------------------------------------------------------------------
 
 
-def not_relevant_modal(delivery_id: int) -> dict[str, Any]:
+def not_relevant_modal(delivery_id: int, lang: str = "en") -> dict[str, Any]:
+    """Asks why, in the language the nudge was read in (`lang`)."""
+    ui = ui_strings(lang)
     options = [
-        {"text": _plain(label), "value": code} for code, label in NOT_RELEVANT_REASONS.items()
+        {"text": _plain(ui.get(f"reason_{code}") or label), "value": code}
+        for code, label in NOT_RELEVANT_REASONS.items()
     ]
     return {
         "type": "modal",
         "callback_id": NOT_RELEVANT_CALLBACK,
         "private_metadata": json.dumps({"delivery_id": delivery_id}),
-        "title": _plain("Not relevant"),
-        "submit": _plain("Send reason"),
-        "close": _plain("Skip"),
+        "title": _plain(ui["nr_title"]),
+        "submit": _plain(ui["nr_submit"]),
+        "close": _plain(ui["nr_close"]),
         "blocks": [
-            {
-                "type": "section",
-                "text": _mrkdwn(
-                    "Got it: this nudge will not come back. If you tell us why, the program's "
-                    "owner can make it better (optional)."
-                ),
-            },
+            {"type": "section", "text": _mrkdwn(ui["nr_intro"])},
             {
                 "type": "input",
                 "block_id": "reason",
                 "optional": True,
-                "label": _plain("Why not?"),
+                "label": _plain(ui["nr_why"]),
                 "element": {"type": "radio_buttons", "action_id": "choice", "options": options},
             },
             {
                 "type": "input",
                 "block_id": "details",
                 "optional": True,
-                "label": _plain("In your words"),
+                "label": _plain(ui["nr_words"]),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "text",
@@ -222,20 +219,22 @@ def not_relevant_modal(delivery_id: int) -> dict[str, Any]:
     }
 
 
-def reflection_modal(delivery_id: int, question: str) -> dict[str, Any]:
+def reflection_modal(delivery_id: int, question: str, lang: str = "en") -> dict[str, Any]:
+    """The question asked again, with a box for the answer, in the nudge's language."""
+    ui = ui_strings(lang)
     return {
         "type": "modal",
         "callback_id": REFLECTION_CALLBACK,
         "private_metadata": json.dumps({"delivery_id": delivery_id}),
-        "title": _plain("Your reflection"),
-        "submit": _plain("Save"),
-        "close": _plain("Cancel"),
+        "title": _plain(ui["rf_title"]),
+        "submit": _plain(ui["rf_submit"]),
+        "close": _plain(ui["rf_close"]),
         "blocks": [
             {"type": "section", "text": _mrkdwn(question)},
             {
                 "type": "input",
                 "block_id": "answer",
-                "label": _plain("Your answer (only you and the proof log see it)"),
+                "label": _plain(ui["rf_label"]),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "text",

@@ -18,6 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.content.blocks import message_locale
 from bot.content.models import Program as ProgramRow
 from bot.content.schema import localise
 from bot.delivery.planner import enroll_and_plan
@@ -137,6 +138,9 @@ class ProofListeners:
                     workspace_id=self._scope(),
                 )
                 message = self._render(session, result.nudge, result)
+                lang = message_locale(
+                    result.nudge.program, service.nudge_locale(session, result.nudge.person)
+                )
         except PermissionDenied:
             self._ephemeral(respond, blocks.SOMEONE_ELSE)
             return
@@ -144,7 +148,7 @@ class ProofListeners:
             self._ephemeral(respond, f"Nothing was changed: {exc}.")
             return
         if kind == "not_relevant" and result.recorded:
-            view = blocks.not_relevant_modal(click.delivery_id)
+            view = blocks.not_relevant_modal(click.delivery_id, lang)
             # The message's place, so the reason shows in it once given.
             where = {"delivery_id": click.delivery_id, **_where(body)}
             view["private_metadata"] = json.dumps(where)
@@ -172,15 +176,15 @@ class ProofListeners:
                     scope is not None and nudge.person.workspace_id != scope
                 ):
                     raise PermissionDenied("someone else")
-                locale = service.nudge_locale(session, nudge.person)
-                question = localise(nudge.step.text_for(nudge.enrollment.arm), locale)
+                lang = message_locale(nudge.program, service.nudge_locale(session, nudge.person))
+                question = localise(nudge.step.text_for(nudge.enrollment.arm), lang)
         except PermissionDenied:
             self._ephemeral(respond, blocks.SOMEONE_ELSE)
             return
         except UserError as exc:
             self._ephemeral(respond, f"Nothing was changed: {exc}.")
             return
-        view = blocks.reflection_modal(delivery_id, question)
+        view = blocks.reflection_modal(delivery_id, question, lang)
         view["private_metadata"] = json.dumps({"delivery_id": delivery_id, **_where(body)})
         self._open(client, body.get("trigger_id"), view)
 

@@ -128,6 +128,12 @@ def test_not_relevant_with_its_reason_and_a_snooze_read_in_bulgarian(
     not_relevant = f":no_entry_sign: *Не се отнася за мен* · {AT_T0}: няма да го получите отново"
     shows(bot, nudge, not_relevant)
     opened = wait_for(lambda: bot.fake.calls_to("views.open"))
+    modal = opened[0].response["view"]
+    assert (modal["title"]["text"], modal["submit"]["text"]) == (
+        "Не се отнася за мен",
+        "Изпрати причината",
+    )
+    assert "Вече го правя" in str(modal["blocks"]) and "Why not?" not in str(modal["blocks"])
     reply = bot.driver.view_submission(
         user_id=READER,
         view_id=opened[0].response["view"]["id"],
@@ -153,6 +159,9 @@ def test_reflections_written_or_on_a_scale_read_in_bulgarian(
     written = send(reader, "shift-reflection")
     click(bot, written, "nudge_reflect")
     opened = wait_for(lambda: bot.fake.calls_to("views.open"))
+    modal = opened[0].response["view"]
+    assert modal["title"]["text"] == "Вашият размисъл"
+    assert STEPS["shift-reflection"] in str(modal["blocks"])
     done = bot.driver.view_submission(
         user_id=READER,
         view_id=opened[0].response["view"]["id"],
@@ -166,7 +175,7 @@ def test_reflections_written_or_on_a_scale_read_in_bulgarian(
     shows(bot, scale, f":memo: Отговорихте с *3/5* · {AT_T0}")
 
 
-def test_every_string_of_the_answered_line_has_its_bulgarian_translation() -> None:
+def test_every_string_of_the_answered_line_and_modals_has_its_bulgarian_translation() -> None:
     assert set(UI["bg"]) == set(UI["en"])
     for lang in ("en", "bg"):
         assert len(UI[lang]["weekdays"].split()) == 7 and len(UI[lang]["months"].split()) == 12
