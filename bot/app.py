@@ -68,6 +68,13 @@ class ListenerPool(ThreadPoolExecutor):
             self._done()
             raise
 
+    def hold(self) -> Callable[[], None]:
+        """Count work that will be submitted later (queued behind acks, see
+        bot.slack.acks) as running now; call the returned function once it is submitted."""
+        with self._changed:
+            self._busy += 1
+        return self._done
+
     def _done(self) -> None:
         with self._changed:
             self._busy -= 1

@@ -93,7 +93,11 @@ class InFlight:
 ANSWERING = InFlight()
 
 
-Work = tuple[Executor, Callable[[], Any], Future[Any]]
+Work = tuple[Executor, Callable[[], Any], Future[Any], Callable[[], None]]
+
+
+def _nothing() -> None:
+    return None
 
 
 class _AfterAcks(Executor):
@@ -111,7 +115,10 @@ class _AfterAcks(Executor):
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
-        self._queue.put((self.inner, partial(fn, *args, **kwargs), future))
+        # A pool that counts its running work (bot.app.ListenerPool) counts this from now.
+        hold = getattr(self.inner, "hold", None)
+        release = hold() if callable(hold) else _nothing
+        self._queue.put((self.inner, partial(fn, *args, **kwargs), future, release))
         self.start()
         return future
 
@@ -131,12 +138,14 @@ def _pass_on() -> None:
         ANSWERING.quiet(LISTENER_YIELD_SECONDS)
         while not _AfterAcks._queue.empty():
             batch.append(_AfterAcks._queue.get_nowait())
-        for inner, work, future in batch:
+        for inner, work, future, release in batch:
             try:
                 started = inner.submit(work)
             except RuntimeError as exc:  # that app's executor was shut down
                 future.set_exception(exc)
                 continue
+            finally:
+                release()
             started.add_done_callback(partial(_copy_result, mine=future))
 
 
