@@ -191,61 +191,53 @@ class ProofListeners:
     def submit_reflection(
         self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        meta = _metadata(view)
         text = _state(view, "answer", "text") or ""
         if len(text.strip()) < 2:
             ack(response_action="errors", errors={"answer": "Write a few words first."})
             return
-        try:
-            with self.services.session() as session:
-                result = service.answer(
-                    session,
-                    delivery_id=int(meta.get("delivery_id", 0)),
-                    user_id=body["user"]["id"],
-                    kind="reflection",
-                    text=text,
-                    now=self.services.clock.now(),
-                    settings=self.services.settings,
-                    workspace_id=self._scope(),
-                )
-                message = self._render(session, result.nudge, result)
-        except PermissionDenied:
-            ack(response_action="errors", errors={"answer": blocks.SOMEONE_ELSE})
-            return
-        except UserError as exc:
-            ack(response_action="errors", errors={"answer": f"Not saved: {exc}."})
-            return
-        ack()
-        self._update_at(client, meta, message)
+        self._save_from_modal(ack, body, view, client, "answer", kind="reflection", text=text)
 
     def submit_reason(
         self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        meta = _metadata(view)
         choice = _selected(view, "reason", "choice")
         text = _state(view, "details", "text")
         if not choice and not (text or "").strip():
             ack()  # a reason is optional; an empty form just closes
             return
+        self._save_from_modal(
+            ack, body, view, client, "reason", kind="reason", value=choice, text=text
+        )
+
+    def _save_from_modal(
+        self,
+        ack: Any,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        field: str,
+        **answer: Any,
+    ) -> None:
+        """Record an answer given in a modal, then show it in the nudge it belongs to.
+        A refusal is shown on the modal's `field`; nothing is saved then."""
+        meta = _metadata(view)
         try:
             with self.services.session() as session:
                 result = service.answer(
                     session,
                     delivery_id=int(meta.get("delivery_id", 0)),
                     user_id=body["user"]["id"],
-                    kind="reason",
-                    value=choice,
-                    text=text,
                     now=self.services.clock.now(),
                     settings=self.services.settings,
                     workspace_id=self._scope(),
+                    **answer,
                 )
                 message = self._render(session, result.nudge, result)
         except PermissionDenied:
-            ack(response_action="errors", errors={"reason": blocks.SOMEONE_ELSE})
+            ack(response_action="errors", errors={field: blocks.SOMEONE_ELSE})
             return
         except UserError as exc:
-            ack(response_action="errors", errors={"reason": f"Not saved: {exc}."})
+            ack(response_action="errors", errors={field: f"Not saved: {exc}."})
             return
         ack()
         self._update_at(client, meta, message)
