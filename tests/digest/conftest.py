@@ -23,6 +23,7 @@ from bot.proof.models import ProofEvent
 from bot.services import Services
 from bot.settings import Settings
 from tests.conftest import make_settings
+from tests.delivery.conftest import program_data as base_program_data
 from tests.fakeslack import FakeSlack
 
 METRIC_SECRET = "metric-secret-0123456789abcdef"
@@ -37,27 +38,13 @@ FIVE_PS = {
 
 
 def program_data(program_id: str, step_ids: list[str], **extra: Any) -> dict[str, Any]:
-    return {
-        "id": program_id,
-        "title": f"Program {program_id}",
-        "owner": "ld@example.com",
-        "summary": "A program for tests.",
-        "locales": ["en"],
-        **FIVE_PS,
-        "metric": {
-            "name": "Repeat contacts",
-            "unit": "%",
-            "direction": "down",
-            "baseline": 18,
-            "target": 12,
-            "by": "2027-06-30",
-        },
-        "steps": [
-            {"id": s, "kind": "prompt", "text": f"*Step {s}:* do {s} today.", "when": {"day": i}}
-            for i, s in enumerate(step_ids)
-        ],
-        **extra,
-    }
+    """The delivery tests' program, with a call-centre story and a dated metric."""
+    steps = extra.pop("steps", None) or [
+        {"id": s, "kind": "prompt", "text": f"*Step {s}:* do {s} today.", "when": {"day": i}}
+        for i, s in enumerate(step_ids)
+    ]
+    metric = dict(base_program_data(program_id, [])["metric"], by="2027-06-30")
+    return base_program_data(program_id, steps, **{**FIVE_PS, "metric": metric, **extra})
 
 
 class World:
