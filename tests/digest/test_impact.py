@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.cli import main
+from bot.clock import FixedClock
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.digest.blocks import IMPACT_ACTION
 from bot.digest.chart import METRIC_COLOUR
@@ -157,10 +158,16 @@ def recompute(services: Services) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, clock: FixedClock) -> None:
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", db_url)
+    # The command reads "now" from its clock: the test's, so "the week still running"
+    # is the world's week, whatever day the suite runs on.
+    create = Services.create
+    monkeypatch.setattr(
+        Services, "create", lambda settings, **kw: create(settings, **{"clock": clock, **kw})
+    )
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
