@@ -75,7 +75,7 @@ def downgrade(runtime: Runtime, revision: str) -> None:
 def current(runtime: Runtime) -> None:
     """Show the database's revision and whether migrations are pending."""
     here = migrate.current_revision(runtime.services.engine)
-    head = migrate.head_revision(runtime.settings.database_url)
+    head = migrate.head_revision()
     state = "up to date" if here == head else f"behind; newest is {head}"
     click.echo(f"{here or 'base'} ({state})")
 
@@ -85,7 +85,7 @@ def current(runtime: Runtime) -> None:
 def check(runtime: Runtime) -> None:
     """Exit non-zero when the models and the migrated database disagree."""
     services = runtime.services
-    if migrate.pending(services.engine, runtime.settings.database_url):
+    if migrate.pending(services.engine):
         raise UserError("migrations are pending; run `nudgebot db upgrade`, then check again")
     drift = migrate.model_drift(services.engine)
     if drift:

@@ -24,7 +24,7 @@ class Runtime:
     def migrated_services(self) -> Services:
         """Services on a database at the newest migration, or a clear hint to get there."""
         services = self.services
-        if migrate.pending(services.engine, self.settings.database_url):
+        if migrate.pending(services.engine):
             raise UserError("the database is not up to date; run `nudgebot db upgrade` first")
         return services
 

@@ -121,8 +121,10 @@ def run(services: Services, *, host: str, port: int) -> None:
         if settings.slack_bot_token is None:
             raise ConfigError(f"SLACK_BOT_TOKEN is not set; {MANIFEST_HINT}")
         identity = check_slack_credentials(services)
-    migrate.upgrade(settings.database_url)
-    log.info("database at revision %s", migrate.current_revision(services.engine))
+    if migrate.upgrade_if_pending(services.engine, settings.database_url):
+        log.info("database migrated to revision %s", migrate.current_revision(services.engine))
+    else:
+        log.info("database at revision %s (up to date)", migrate.current_revision(services.engine))
     # An invalid program file stops the start with the same lines `content validate` prints.
     load_and_sync(services)
     app: NudgebotApp = build_app(settings, services=services)

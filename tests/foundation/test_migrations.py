@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,7 +42,7 @@ def test_upgrade_downgrade_upgrade_leaves_models_and_database_in_step(
     migrate.upgrade(url)
     engine = make_engine(url)
     try:
-        assert migrate.current_revision(engine) == migrate.head_revision(url)
+        assert migrate.current_revision(engine) == migrate.head_revision()
         assert migrate.model_drift(engine) == []
     finally:
         engine.dispose()
@@ -85,6 +87,8 @@ def test_migrations_form_one_line_with_dated_file_names() -> None:
 
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1, "two migrations branch from one parent: chain them"
+    # `nudgebot run` reads the newest revision off the files without Alembic: same answer.
+    assert migrate.head_revision() == script.get_current_head()
     for revision in script.walk_revisions():
         name = Path(revision.path).name
         assert re.match(r"^\d{4}_\d{2}_\d{2}_\d{4}-\w+_\w+\.py$", name), name
@@ -139,3 +143,39 @@ def test_a_filled_database_keeps_every_row_and_link_down_to_0008_and_back(
 
     after = _links(url)
     assert {name: after[name] for name in kept} == {name: before[name] for name in kept}
+
+
+_START_CHECK = """
+import sys
+from bot import migrate
+from bot.db import make_engine
+engine = make_engine(sys.argv[1])
+print(migrate.upgrade_if_pending(engine, sys.argv[1]), "alembic" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_start_migrates_a_database_behind_and_leaves_alembic_out_when_up_to_date(
+    backend: str, fresh_db_url: Callable[[str], str]
+) -> None:
+    """Every start checks for pending migrations; only a database behind pays for Alembic
+    (about 10 MB a bot process would carry for the rest of its life)."""
+    url = fresh_db_url(backend)
+
+    def start() -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", _START_CHECK, url], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+
+    assert start() == "True True", "an empty database is migrated at start"
+    assert _tables(url) == set(Base.metadata.tables)
+    assert start() == "False False", "an up-to-date database is left alone, without Alembic"
+
+    migrate.downgrade(url, "-1")
+    assert start() == "True True", "one revision behind: migrated again"
+    engine = make_engine(url)
+    try:
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
