@@ -29,7 +29,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
-import psycopg
 from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -766,6 +765,8 @@ def _copy_insert(conn: Connection, new: list[Slot], now: datetime) -> int:
     replica planned some of the same keys meanwhile (a unique violation), the
     savepoint is undone and the chunk goes through a temporary table and one
     INSERT … SELECT that skips the keys already there: the unique key decides."""
+    import psycopg  # only on PostgreSQL: a SQLite bot never loads libpq
+
     raw: Any = conn.connection.driver_connection
     naive = now.astimezone(UTC).replace(tzinfo=None)
     rows = [

@@ -1,17 +1,21 @@
 """The impact chart: the KPI and behavior adoption over the same weeks, as a PNG.
 
 Drawn with Pillow (a small, well-kept imaging library) instead of a full plotting
-stack: two lines, two axes and labels are all leadership needs here.
+stack: two lines, two axes and labels are all leadership needs here. Pillow is
+imported when a chart is drawn, not when the bot starts: few processes ever draw
+one, and every process would carry its 3 MB.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from bot.digest.impact import ImpactBrief
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw
 
 WIDTH, HEIGHT = 900, 420
 LEFT, RIGHT, TOP, BOTTOM = 70, 70, 50, 60
@@ -29,6 +33,8 @@ def _scale(low: float, high: float, top: int, bottom: int) -> tuple[float, float
 
 
 def impact_png(brief: ImpactBrief) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default()
