@@ -47,6 +47,20 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class OverlappingTickFilter(logging.Filter):
+    """Drops APScheduler's warning that a tick was skipped because its previous run
+    is still going. Ticks allow one run at a time on purpose: a send tick that drains
+    a large batch for a minute would otherwise log a warning every second of it.
+    How long each tick runs is in /metrics (`nudgebot_tick_seconds`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name.startswith("apscheduler")
+            and isinstance(record.msg, str)
+            and "skipped: maximum number of running instances" in record.msg
+        )
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -76,6 +90,7 @@ class TextFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(OverlappingTickFilter())
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger()
