@@ -404,6 +404,11 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_any_case(cls, v: Any) -> Any:
+        return v.strip().upper() if isinstance(v, str) else v
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, v: str) -> str:

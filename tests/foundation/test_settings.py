@@ -129,6 +129,14 @@ def test_api_url_gets_its_trailing_slash(workdir: Path, monkeypatch: pytest.Monk
     assert load_settings().slack_api_url == "https://slack-gov.com/api/"
 
 
+def test_log_level_is_read_in_any_case(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUDGEBOT_LOG_LEVEL", "warning")
+    assert load_settings().log_level == "WARNING"
+    monkeypatch.setenv("NUDGEBOT_LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError, match="NUDGEBOT_LOG_LEVEL"):
+        load_settings()
+
+
 def test_cli_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "NUDGEBOT_WORKING_HOURS": "whenever", "HOME": str(tmp_path)}
     result = subprocess.run(
