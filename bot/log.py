@@ -47,17 +47,25 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class OverlappingTickFilter(logging.Filter):
-    """Drops APScheduler's warning that a tick was skipped because its previous run
-    is still going. Ticks allow one run at a time on purpose: a send tick that drains
-    a large batch for a minute would otherwise log a warning every second of it.
-    How long each tick runs is in /metrics (`nudgebot_tick_seconds`)."""
+# Library lines that ask nothing of an operator, by logger and the text they log.
+_EXPECTED_NOISE = (
+    # Ticks run one at a time on purpose: a send tick draining a large batch for a
+    # minute would otherwise warn every second of it. Tick durations are in /metrics
+    # (`nudgebot_tick_seconds`).
+    ("apscheduler", "skipped: maximum number of running instances"),
+    # Bolt reads SLACK_BOT_TOKEN from the environment itself and warns that the
+    # client we hand it, made from the same setting, wins.
+    ("slack_bolt", "`token` will be unused"),
+)
+
+
+class ExpectedNoiseFilter(logging.Filter):
+    """Drops the library warnings in `_EXPECTED_NOISE`; everything else passes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (
-            record.name.startswith("apscheduler")
-            and isinstance(record.msg, str)
-            and "skipped: maximum number of running instances" in record.msg
+        message = record.msg if isinstance(record.msg, str) else ""
+        return not any(
+            record.name.startswith(logger) and text in message for logger, text in _EXPECTED_NOISE
         )
 
 
@@ -90,7 +98,7 @@ class TextFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(OverlappingTickFilter())
+    handler.addFilter(ExpectedNoiseFilter())
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger()
