@@ -3,17 +3,23 @@
     python bench/planner_naive.py [--people 100000] [--database-url URL]
 
 The naive design many Slack bots use: one APScheduler job per person (a cron
-trigger at the person's nudge time, in their time zone) in a SQLAlchemyJobStore
-on the same PostgreSQL. Its start-up registers every person's job
-(`add_job(..., replace_existing=True)`), and a restart re-opens the job store;
-the same process on an empty job store is its memory at rest.
-Ours: the process starts with three interval ticks (plan, send, reap) whatever
-the head count, because the outbox is in the database; its first plan tick then
-plans the next days for everyone. Each variant runs in a child process of its
-own (time from start to ready; peak memory is the child's own high-water mark,
-VmHWM: ru_maxrss would count the parent's memory at fork, which once hid both
-sides behind the seeding process), one after the other in one run. Target: ten
-times better on both.
+trigger at a nudge time in the person's time zone, weekdays) in a SQLAlchemyJobStore on
+the same PostgreSQL. Ours: `nudgebot run`, whose scheduler holds a handful of
+interval ticks whatever the head count, because the outbox is in the database.
+
+Both sides are real processes started by this script, one after the other in
+one run, on one seeded database; time is from spawning the process to ready,
+memory is the process's own high-water mark (VmHWM, read from /proc while it
+runs). The naive process is only its scheduler and job store (no Bolt app, no
+HTTP server, jobs that post nothing), which favours it at rest.
+
+An APScheduler job store keeps jobs in the database, not in memory: the naive
+process pays for jobs when it loads them, which is when they fall due. So its
+memory is measured at the moments that load them: the nudge time in one time
+zone (a sixth of everyone at once), and a restart after an outage that spans
+every zone's nudge time (everyone overdue at once). Ours is measured at ready, after its
+first plan tick (everyone's next 7 days, while the sender sends what is due),
+and after a restart.
 """
 
 from __future__ import annotations
@@ -21,185 +27,333 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import markdown_table, publish
 
-ZONES = [
-    "Europe/Sofia",
-    "America/New_York",
-    "Asia/Tokyo",
-    "Europe/Berlin",
-    "America/Los_Angeles",
-    "Asia/Kolkata",
-]
+WAVE_ZONE = "Europe/Sofia"
 
 
 def send_nudge(user_id: str) -> None:
-    """The naive job: would post one DM (never runs in the benchmark)."""
+    """The naive job: would post one DM (here it posts nothing)."""
 
 
-def _peak_mb() -> float:
-    """This process's own peak resident memory (VmHWM), in MB. Read here rather than
-    imported from planner_scale, which would load the bot into the naive child."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+def _status_mb(pid: int | str, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+    raise RuntimeError(f"no {field} in /proc/{pid}/status (Linux only)")
 
 
-def naive(url: str, people: int, register: bool) -> dict[str, float]:
+# --- the naive bot: a child process of this script ---------------------------
+
+
+def naive_child(url: str, register: bool, expect: int) -> None:
+    """Start the naive scheduler; say "ready"; if `expect` jobs are due, say "done"
+    once the scheduler has run (or skipped) every one of them and moved each on."""
+    import threading
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
+    from sqlalchemy import create_engine, text
 
-    from bot.db import normalize_url
-
-    started = time.perf_counter()
+    engine = create_engine(url)
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=normalize_url(url))}, timezone="UTC"
+        jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+        timezone="UTC",
+        # Generous grace, as bots set it so that a nudge is late rather than dropped.
+        job_defaults={"misfire_grace_time": 3600, "coalesce": True},
+    )
+    finished = threading.Semaphore(0)
+    scheduler.add_listener(
+        lambda _event: finished.release(), EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_ERROR
     )
     scheduler.start(paused=True)
     if register:
-        for i in range(people):
+        # The common start-up: schedule everyone the bot knows, replacing old jobs.
+        # Each person's weekday nudge time is half a day away in their zone, so no job
+        # falls due by itself during the run; the busy moments below are made on purpose.
+        with engine.connect() as conn:
+            people = conn.execute(text("SELECT slack_user_id, tz FROM people ORDER BY id")).all()
+        hour = {
+            tz: (datetime.now(ZoneInfo(tz)) + timedelta(hours=12)).hour
+            for tz in {tz for _, tz in people}
+        }
+        for user_id, tz in people:
             scheduler.add_job(
                 send_nudge,
                 "cron",
                 day_of_week="mon-fri",
-                hour=9,
+                hour=hour[tz],
                 minute=30,
-                timezone=ZONES[i % len(ZONES)],
-                args=[f"U{i:07d}"],
-                id=f"U{i:07d}",
+                timezone=tz,
+                args=[user_id],
+                id=user_id,
                 replace_existing=True,
             )
     scheduler.resume()
-    jobs = len(scheduler.get_jobs())
-    seconds = time.perf_counter() - started
+    print(json.dumps({"event": "ready"}), flush=True)
+    if expect:
+        for _ in range(expect):
+            finished.acquire()
+        cutoff = datetime.now(UTC).timestamp()
+        # The scheduler moves each due job on after submitting it; done when none is left.
+        with engine.connect() as conn:
+            while conn.execute(
+                text("SELECT count(*) FROM apscheduler_jobs WHERE next_run_time <= :t"),
+                {"t": cutoff},
+            ).scalar_one():
+                time.sleep(0.1)
+                conn.rollback()
+        print(json.dumps({"event": "done", "at": time.time()}), flush=True)
+    sys.stdin.readline()  # the parent reads our memory, then closes stdin
     scheduler.shutdown(wait=False)
-    return {"seconds": seconds, "peak_mb": _peak_mb(), "jobs": jobs}
 
 
-def ours(url: str, plan_too: bool) -> dict[str, float]:
-    from bot.app import build_app
-    from bot.clock import SystemClock
-    from bot.delivery.planner import plan
-    from bot.server import make_scheduler
-    from bot.services import Services
-    from bot.settings import Settings
-
+def naive(
+    url: str, *, register: bool = False, expect: int = 0, due_at: float | None = None
+) -> dict[str, float]:
+    """The naive process from spawn to ready, then (`expect` > 0) until the jobs that are
+    due (from `due_at`, or from ready if they were overdue already) have been handled."""
     started = time.perf_counter()
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
-        slack_bot_token="xoxb-bench",  # type: ignore[call-arg]
-        slack_signing_secret="bench-secret-0123456789",
-    )
-    services = Services.create(settings, clock=SystemClock())
-    build_app(settings, services=services)
-    scheduler = make_scheduler(services)
-    scheduler.start(paused=True)
-    jobs = len(scheduler.get_jobs())
-    inserted = 0
-    if plan_too:
-        with services.session() as session:
-            inserted = plan(
-                session, settings=settings, now=services.clock.now(), horizon_days=7
-            ).inserted
-    seconds = time.perf_counter() - started
-    scheduler.shutdown(wait=False)
-    return {"seconds": seconds, "peak_mb": _peak_mb(), "jobs": jobs, "inserted": inserted}
-
-
-def run_child(people: int, *args: str) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--people", str(people), "--child", *args],
-        check=True,
-        capture_output=True,
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", url, str(int(register)), str(expect)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
     )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert proc.stdin is not None and proc.stdout is not None
+    result: dict[str, float] = {}
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["event"] == "ready":
+            result["ready_s"] = time.perf_counter() - started
+            result["ready_mb"] = _status_mb(proc.pid, "VmHWM")
+            ready_at = time.time()
+            if not expect:
+                break
+        else:
+            result["busy_s"] = event["at"] - max(ready_at, due_at or 0.0)
+            break
+    result["peak_mb"] = _status_mb(proc.pid, "VmHWM")
+    proc.stdin.close()
+    if proc.wait(timeout=120):
+        raise RuntimeError("the naive process failed")
+    return result
+
+
+def make_due(url: str, when: datetime, zone: str | None = None) -> int:
+    """Set the next run of every job (of the people in `zone`) to `when`, in the job
+    store's column and in the pickled job, as the scheduler itself would have."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    where = "" if zone is None else "WHERE id IN (SELECT slack_user_id FROM people WHERE tz = :z)"
+    changed = 0
+    with engine.begin() as conn:
+        select_jobs = text(f"SELECT id, job_state FROM apscheduler_jobs {where}")
+        rows = conn.execute(select_jobs, {"z": zone})
+        batch: list[dict[str, Any]] = []
+        for job_id, blob in rows.all():
+            state = pickle.loads(blob)  # our own job store, written by this script
+            state["next_run_time"] = when
+            batch.append({"i": job_id, "t": when.timestamp(), "s": pickle.dumps(state, 5)})
+        for i in range(0, len(batch), 5_000):
+            conn.execute(
+                text("UPDATE apscheduler_jobs SET next_run_time=:t, job_state=:s WHERE id=:i"),
+                batch[i : i + 5_000],
+            )
+        changed = len(batch)
+    engine.dispose()
+    return changed
+
+
+# --- ours: `nudgebot run` -------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return str(response.read().decode())
+    except OSError:
+        return None
+
+
+def _plan_ticks(metrics: str) -> tuple[int, float]:
+    """How many plan ticks finished, and their total seconds, from /metrics."""
+    count, total = 0, 0.0
+    for line in metrics.splitlines():
+        if 'tick="delivery-plan"' in line:
+            if line.startswith("nudgebot_tick_seconds_count"):
+                count = int(float(line.split()[-1]))
+            elif line.startswith("nudgebot_tick_seconds_sum"):
+                total = float(line.split()[-1])
+    return count, total
+
+
+def ours(url: str, slack_url: str) -> dict[str, float]:
+    """`nudgebot run` until its first plan tick has finished (the tick runs a minute
+    after start, then every minute)."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NUDGEBOT_"))}
+    env.update(
+        DATABASE_URL=url,
+        SLACK_API_URL=slack_url,
+        SLACK_BOT_TOKEN="xoxb-bench-token",
+        SLACK_SIGNING_SECRET="bench-secret-0123456789",
+        NUDGEBOT_LOG_LEVEL="WARNING",
+    )
+    command = Path(sys.executable).with_name("nudgebot")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(command), "run", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    result: dict[str, float] = {}
+    try:
+        while _get(base + "/healthz") is None:
+            if proc.poll() is not None:
+                raise RuntimeError("nudgebot run exited before it was ready")
+            time.sleep(0.02)
+        result["ready_s"] = time.perf_counter() - started
+        result["ready_mb"] = _status_mb(proc.pid, "VmHWM")
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            count, total = _plan_ticks(_get(base + "/metrics") or "")
+            if count:
+                result["busy_s"] = total
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("no plan tick finished within 10 minutes")
+        result["peak_mb"] = _status_mb(proc.pid, "VmHWM")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--database-url", default=os.environ.get("NUDGEBOT_TEST_POSTGRES_URL"))
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        kind, url = args.child[0], args.child[1]
-        if kind.startswith("naive"):
-            result = naive(url, args.people, register=kind == "naive-cold")
-        else:
-            result = ours(url, plan_too=kind == "ours-plan")
-        print(json.dumps(result))
+        url, register, expect = args.child
+        naive_child(url, register == "1", int(expect))
         return
 
-    from delivery_common import database, program, seed_people
-    from planner_scale import STEPS
+    from delivery_common import FakeProcess, database
+    from planner_scale import seed
+    from sqlalchemy import create_engine, func, select
 
-    from bot.clock import SystemClock
-    from bot.services import Services
-    from bot.settings import Settings
+    from bot.db import normalize_url
+    from bot.delivery.models import Delivery
 
-    with database(args.database_url) as url:
-        services = Services.create(
-            Settings(_env_file=None, database_url=url),  # type: ignore[call-arg]
-            clock=SystemClock(),
-        )
-        seed_people(services, args.people, program("ramp-bench", STEPS), all_day=False)
-        services.close()
-        results = {
-            "naive: start on an empty job store (nobody scheduled)": run_child(
-                args.people, "naive-empty", url
-            ),
-            "naive: start, registering every person's job": run_child(
-                args.people, "naive-cold", url
-            ),
-            "naive: restart on the filled job store": run_child(args.people, "naive-restart", url),
-            "ours: start (ticks only)": run_child(args.people, "ours", url),
-            "ours: start + first plan tick (7 days, everyone)": run_child(
-                args.people, "ours-plan", url
-            ),
-        }
-    cold = results["naive: start, registering every person's job"]
-    warm = results["naive: restart on the filled job store"]
-    start = results["ours: start (ticks only)"]
-    mine = results["ours: start + first plan tick (7 days, everyone)"]
-    empty = results["naive: start on an empty job store (nobody scheduled)"]
-    # What grows with the people: each side's peak above its own process at rest.
-    naive_growth = cold["peak_mb"] - empty["peak_mb"]
-    ours_growth = max(mine["peak_mb"] - start["peak_mb"], 1.0)
-    rows = [
-        [name, int(r["jobs"]), f"{r['seconds']:.1f}", f"{r['peak_mb']:.0f}"]
-        for name, r in results.items()
-    ]
-    body = (
-        f"{args.people:,} people enrolled, PostgreSQL. Start-up to ready: naive "
-        f"{cold['seconds']:.0f} s (restart {warm['seconds']:.1f} s), ours "
-        f"{start['seconds']:.1f} s: {cold['seconds'] / start['seconds']:.0f}× "
-        f"({warm['seconds'] / start['seconds']:.0f}× against the restart). Even counting our "
-        f"first plan tick for everyone, {cold['seconds'] / mine['seconds']:.1f}×. Peak memory "
-        f"of the whole process: {cold['peak_mb'] / mine['peak_mb']:.1f}× less with the first "
-        f"plan tick, {cold['peak_mb'] / start['peak_mb']:.1f}× at start-up. Ours is "
-        f"{start['peak_mb']:.0f} MB before it plans anyone: the interpreter and the libraries "
-        "the whole bot imports (Bolt, SQLAlchemy, psycopg, Alembic, pydantic, holidays); the "
-        f"naive side runs only a scheduler ({empty['peak_mb']:.0f} MB at rest), so "
-        f"{cold['peak_mb']:.0f} / {start['peak_mb']:.0f} MB is the ceiling of this ratio "
-        "whatever the planner does. The memory that grows with the people (peak above the "
-        f"same process at rest): naive {naive_growth:.0f} MB, ours {ours_growth:.0f} MB, "
-        f"{naive_growth / ours_growth:.0f}×; the outbox lives in the database. Peak is each "
-        "child's own VmHWM; each row is a fresh process. Load average at the end: "
-        f"{os.getloadavg()[0]:.1f} (2 cores; shared with other work when above 2).\n\n"
-        + markdown_table(["variant", "scheduler jobs", "seconds to ready", "peak MB"], rows)
+    fake = FakeProcess(args.people)
+    try:
+        with database(args.database_url) as url:
+            seed(url, args.people)
+            pg = normalize_url(url)
+            rows: dict[str, dict[str, float]] = {}
+            rows["naive: start, registering every person's job"] = naive(pg, register=True)
+            rows["naive: restart on the filled job store"] = naive(pg)
+            soon = datetime.now(UTC) + timedelta(seconds=3)
+            wave = make_due(pg, soon, WAVE_ZONE)
+            rows[f"naive: nudge time in {WAVE_ZONE}, {wave:,} jobs due at once"] = naive(
+                pg, expect=wave, due_at=soon.timestamp()
+            )
+            overdue = make_due(pg, datetime.now(UTC) - timedelta(minutes=10))
+            rows[f"naive: back after an outage, {overdue:,} jobs overdue"] = naive(
+                pg, expect=overdue
+            )
+            rows["ours: start + first plan tick (everyone, 7 days)"] = ours(url, fake.base_url)
+            engine = create_engine(pg)
+            with engine.connect() as conn:
+                planned = conn.execute(select(func.count()).select_from(Delivery)).scalar_one()
+            engine.dispose()
+            rows["ours: restart + its plan tick (nothing changed)"] = ours(url, fake.base_url)
+    finally:
+        fake.close()
+    title = "Start-up and memory against one APScheduler job per person"
+    publish("planner_naive", title, body(args, rows, planned))
+
+
+def body(args: argparse.Namespace, rows: dict[str, dict[str, float]], planned: int) -> str:
+    names = list(rows)
+    cold, restart, wave, outage, first, again = (rows[n] for n in names)
+    naive_growth = outage["peak_mb"] - restart["ready_mb"]
+    ours_growth = first["peak_mb"] - first["ready_mb"]
+    table = markdown_table(
+        ["variant", "seconds to ready", "MB at ready", "busy seconds", "peak MB"],
+        [
+            [
+                name,
+                f"{r['ready_s']:.1f}",
+                f"{r['ready_mb']:.0f}",
+                f"{r['busy_s']:.1f}" if "busy_s" in r else "",
+                f"{r['peak_mb']:.0f}",
+            ]
+            for name, r in rows.items()
+        ],
     )
-    publish("planner_naive", "Start-up against one APScheduler job per person", body)
+    return (
+        f"{args.people:,} people enrolled across six time zones, PostgreSQL; each side a real "
+        "process (ours is `nudgebot run` against the fake Slack, ready when /healthz answers; "
+        "the naive one is only its scheduler and job store: no Bolt app, no HTTP server, jobs "
+        "that post nothing, all of which favours it). Memory is each process's own VmHWM. "
+        "'Busy seconds': for the naive side, running and re-storing the jobs that fell due; "
+        f"for ours, the first plan tick, which wrote {planned:,} outbox rows while the sender "
+        "sent what was due. Target: ten times better on start-up time and on memory.\n\n"
+        f"- **Start-up: met.** A naive bot registering a job per person is ready after "
+        f"{cold['ready_s']:.0f} s, ours after {first['ready_s']:.1f} s whatever the head count "
+        f"({cold['ready_s'] / first['ready_s']:.0f}×). Restarted on a job store already filled, "
+        f"without registering anyone again, the naive process is ready in "
+        f"{restart['ready_s']:.1f} s against our {again['ready_s']:.1f} s: its scheduler reads "
+        "no job until one falls due, while ours builds the Bolt app, checks the token with "
+        "Slack and syncs the content library.\n"
+        f"- **Memory: not met for the whole process.** At rest the naive process takes "
+        f"{restart['ready_mb']:.0f} MB and ours {first['ready_mb']:.0f} MB: a scheduler and a "
+        "job store are a part of what any whole bot imports, and a SQLAlchemy job store keeps "
+        "jobs in the database, not in memory. The naive process pays when jobs fall due: "
+        f"{wave['peak_mb']:.0f} MB at the nudge time of one zone ({WAVE_ZONE}), "
+        f"{outage['peak_mb']:.0f} MB when everyone is due at once (a company in one time zone "
+        "at its 09:00, or a start after an outage), against our peak of "
+        f"{first['peak_mb']:.0f} MB with the first plan tick for everyone: "
+        f"{outage['peak_mb'] / first['peak_mb']:.1f}×.\n"
+        f"- **Memory that grows with the people: met.** Peak above the same process at rest: "
+        f"naive {naive_growth:.0f} MB, ours {ours_growth:.0f} MB "
+        f"({naive_growth / max(ours_growth, 1.0):.0f}×). Our planner and sender work in bounded "
+        "batches off the outbox; the naive scheduler loads every due job at once, and took "
+        f"{outage['busy_s']:.0f} s to get through them with jobs that post nothing: the last "
+        f"person's 09:00 nudge starts {outage['busy_s'] / 60:.1f} minutes late before any "
+        "Slack call.\n\n"
+        f"Load average at the end: {os.getloadavg()[0]:.1f} (2 cores; shared with other work "
+        "when above 2).\n\n" + table
+    )
 
 
 if __name__ == "__main__":
