@@ -41,20 +41,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import markdown_table, publish
+from report import markdown_table, peak_mb, publish
 
 WAVE_ZONE = "Europe/Sofia"
 
 
 def send_nudge(user_id: str) -> None:
     """The naive job: would post one DM (here it posts nothing)."""
-
-
-def _status_mb(pid: int | str, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/{pid}/status (Linux only)")
 
 
 # --- the naive bot: a child process of this script ---------------------------
@@ -142,14 +135,14 @@ def naive(
         event = json.loads(line)
         if event["event"] == "ready":
             result["ready_s"] = time.perf_counter() - started
-            result["ready_mb"] = _status_mb(proc.pid, "VmHWM")
+            result["ready_mb"] = peak_mb(proc.pid)
             ready_at = time.time()
             if not expect:
                 break
         else:
             result["busy_s"] = event["at"] - max(ready_at, due_at or 0.0)
             break
-    result["peak_mb"] = _status_mb(proc.pid, "VmHWM")
+    result["peak_mb"] = peak_mb(proc.pid)
     proc.stdin.close()
     if proc.wait(timeout=120):
         raise RuntimeError("the naive process failed")
@@ -238,7 +231,7 @@ def ours(url: str, slack_url: str) -> dict[str, float]:
                 raise RuntimeError("nudgebot run exited before it was ready")
             time.sleep(0.02)
         result["ready_s"] = time.perf_counter() - started
-        result["ready_mb"] = _status_mb(proc.pid, "VmHWM")
+        result["ready_mb"] = peak_mb(proc.pid)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             count, total = _plan_ticks(_get(base + "/metrics") or "")
@@ -248,7 +241,7 @@ def ours(url: str, slack_url: str) -> dict[str, float]:
             time.sleep(0.5)
         else:
             raise RuntimeError("no plan tick finished within 10 minutes")
-        result["peak_mb"] = _status_mb(proc.pid, "VmHWM")
+        result["peak_mb"] = peak_mb(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

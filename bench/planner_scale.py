@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from delivery_common import database, program
-from report import markdown_table, publish
+from report import markdown_table, peak_mb, publish
 from sqlalchemy import func, select, update
 
 from bot.clock import SystemClock
@@ -69,14 +69,6 @@ STEPS = [
 
 def settings_for(url: str) -> Settings:
     return Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory, from the kernel (VmHWM), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def child(url: str, days: int, move: bool = False) -> None:
