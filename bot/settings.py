@@ -347,7 +347,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
         validation_alias=_alias("NUDGEBOT_LOG_LEVEL"),
-        description="DEBUG, INFO, WARNING or ERROR.",
+        description="DEBUG, INFO, WARNING or ERROR, in any case.",
     )
     log_format: Literal["auto", "json", "text"] = Field(
         "auto",
