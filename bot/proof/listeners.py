@@ -74,13 +74,15 @@ class Click:
     checked: tuple[int, ...] = ()
 
 
-def parse_click(action: dict[str, Any], step_kind: str | None = None) -> Click:
+def parse_click(
+    action: dict[str, Any], step_kind: str | None = None, message: dict[str, Any] | None = None
+) -> Click:
     """The answer an action payload carries (every value starts with the delivery id)."""
     action_id = str(action.get("action_id", ""))
     if action_id == "nudge_check":
         options = action.get("selected_options") or []
         values = [service.parse_value(o.get("value")) for o in options]
-        first = values[0][0] if values else _delivery_of_checkboxes(action)
+        first = values[0][0] if values else _delivery_of_checkboxes(action, message)
         checked = tuple(int(extra) for _, extra in values if extra.isdigit())
         return Click("check", first, None, checked)
     if action_id == "nudge_snooze":
@@ -95,11 +97,17 @@ def parse_click(action: dict[str, Any], step_kind: str | None = None) -> Click:
     return Click(kind, delivery_id, None)
 
 
-def _delivery_of_checkboxes(action: dict[str, Any]) -> int:
-    # Unticking the last box sends no selected option; the id is in the block's options.
-    for option in action.get("initial_options") or []:
-        return service.parse_value(option.get("value"))[0]
-    raise UserError("nothing is ticked")
+def _delivery_of_checkboxes(action: dict[str, Any], message: dict[str, Any] | None) -> int:
+    # Unticking the last box leaves `selected_options` empty, and Slack's checkbox action
+    # carries nothing else: the delivery id is in the options of the message's checklist.
+    for block in (message or {}).get("blocks") or []:
+        if block.get("block_id") != action.get("block_id"):
+            continue
+        for element in block.get("elements") or [block.get("accessory") or {}]:
+            if element.get("action_id") == action.get("action_id"):
+                for option in element.get("options") or []:
+                    return service.parse_value(option.get("value"))[0]
+    raise UserError("this checklist does not belong to a nudge")
 
 
 class ProofListeners:
@@ -117,9 +125,9 @@ class ProofListeners:
         ack()
         user = body["user"]["id"]
         try:
-            click = parse_click(body["actions"][0])
+            click = parse_click(body["actions"][0], message=body.get("message"))
         except UserError:
-            return  # e.g. the last box unticked: nothing to record
+            return  # not a nudge's button: nothing to record
         kind = click.kind
         try:
             with self.services.session() as session:

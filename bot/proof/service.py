@@ -154,7 +154,7 @@ def answer(
     snoozed = (delivery.last_error or "").startswith(SNOOZED_NOTE)
     if result.snoozed_until is None and delivery.status == DeliveryStatus.planned and snoozed:
         result.snoozed_until = delivery.due_at  # a repeated click still shows the snooze
-    result.events = events_of(session, delivery_id=delivery_id)
+    result.events = standing_events(events_of(session, delivery_id=delivery_id))
     return result
 
 
@@ -225,18 +225,54 @@ def _check(
     items = nudge.step.items or []
     if any(e.kind in FINAL and e.kind != "done" for e in existing):
         raise AlreadyAnswered("you already answered this nudge")
-    ticked = {int(e.value or -1) for e in existing if e.kind == "check"}
+    ticked = ticked_items(existing)
     for index in sorted(set(checked) - ticked):
         if not 0 <= index < len(items):
             raise UserError("that checklist item does not exist")
-        event = _event(nudge, "check", str(index), None, now)
-        event.dedupe_key = f"check:{nudge.delivery.id}:{index}"
-        result.recorded |= _insert(session, event)
+        result.recorded |= _insert(session, _tick(nudge, existing, "check", index, now))
         ticked.add(index)
-    # Unticking is not logged: proof is what was done, and it is never taken back.
-    if items and len(ticked) >= len(items) and not any(e.kind == "done" for e in existing):
+    if any(e.kind == "done" for e in existing):
+        return  # a closed checklist is no longer shown as boxes; a late click unticks nothing
+    # Unticking is appended too (the log is never edited): the list shows what stands.
+    for index in sorted(ticked - set(checked)):
+        result.recorded |= _insert(session, _tick(nudge, existing, "uncheck", index, now))
+        ticked.discard(index)
+    if items and len(ticked) >= len(items):
         result.recorded |= _insert(session, _event(nudge, "done", "checklist", None, now))
         result.kind = "done"
+
+
+def ticked_items(events: Sequence[ProofEvent]) -> set[int]:
+    """The checklist items ticked now: each item's last tick or untick stands."""
+    ticked: set[int] = set()
+    for event in events:
+        if event.kind in ("check", "uncheck") and (event.value or "").isdigit():
+            if event.kind == "check":
+                ticked.add(int(event.value or 0))
+            else:
+                ticked.discard(int(event.value or 0))
+    return ticked
+
+
+def standing_events(events: Sequence[ProofEvent]) -> list[ProofEvent]:
+    """The events a message shows: ticks taken back, and the untickings, left out."""
+    ticked = ticked_items(events)
+    return [
+        e
+        for e in events
+        if e.kind != "uncheck" and (e.kind != "check" or int(e.value or -1) in ticked)
+    ]
+
+
+def _tick(
+    nudge: Nudge, existing: Sequence[ProofEvent], kind: str, index: int, now: datetime
+) -> ProofEvent:
+    # The n-th untick of an item and the tick after it each get a key of their own, so a
+    # box may go on and off; a retry of the same click computes the same key again.
+    undone = sum(1 for e in existing if e.kind == "uncheck" and e.value == str(index))
+    event = _event(nudge, kind, str(index), None, now)
+    event.dedupe_key = f"{kind}:{nudge.delivery.id}:{index}" + (f":{undone}" if undone else "")
+    return event
 
 
 def _event(

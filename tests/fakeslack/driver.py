@@ -304,6 +304,8 @@ class SlackDriver:
             )
         filled.update(action)
         filled.setdefault("action_ts", self._action_ts())
+        if filled.get("type") == "checkboxes":
+            return _checkbox_action(filled, element)
         return filled
 
     def _view_for(self, view_id: str | None, view: JSON | None, callback_id: str | None) -> JSON:
@@ -563,3 +565,16 @@ def _find_element(blocks: Sequence[Any], action_id: Any) -> tuple[str | None, JS
             if isinstance(element, dict) and element.get("action_id") == action_id:
                 return block.get("block_id"), element
     return None, None
+
+
+def _checkbox_action(action: JSON, element: JSON | None) -> JSON:
+    """A checkbox action as Slack sends it: every option ticked now, in full, in
+    ``selected_options`` (empty when the last box was unticked), and nothing about
+    what was ticked before: Slack's action has no ``initial_options``."""
+    if "initial_options" in action:
+        raise ValueError("Slack's checkbox action carries no initial_options")
+    known = {o.get("value"): o for o in (element or {}).get("options") or []}
+    ticked = action.get("selected_options") or []
+    selected = [{**known.get(o.get("value"), {}), **o} for o in ticked]
+    keep = ("type", "block_id", "action_id", "action_ts")
+    return {**{k: action[k] for k in keep if k in action}, "selected_options": selected}

@@ -195,6 +195,31 @@ def test_checklist_stays_interactive_until_every_item_is_ticked(
     )
 
 
+def _checklist_of(message: dict[str, Any]) -> dict[str, Any]:
+    return next(b for b in message["blocks"] if b.get("block_id") == "nudge_checklist")
+
+
+def test_unticking_the_last_ticked_box_is_recorded_and_shown(
+    bot: RunningBot, world: World
+) -> None:
+    nudge = world.send(USER, "call-checklist")
+    _tick(bot, nudge, [1])
+    wait_for(lambda: len(bot.fake.calls_to("chat.update")) == 1)
+    assert "initial_options" in _checklist_of(nudge.message(bot.fake))["elements"][0]
+    # Slack's action for the untick carries an empty selected_options and nothing else.
+    _tick(bot, nudge, [])
+    wait_for(lambda: len(bot.fake.calls_to("chat.update")) == 2)
+    boxes = _checklist_of(nudge.message(bot.fake))["elements"][0]
+    assert "initial_options" not in boxes  # the box stays unticked in the message
+    assert [(e.kind, e.value) for e in world.events()] == [("check", "1"), ("uncheck", "1")]
+    # Ticked again, it counts again; the person is never told the box is taken.
+    _tick(bot, nudge, [1])
+    wait_for(lambda: len(bot.fake.calls_to("chat.update")) == 3)
+    boxes = _checklist_of(nudge.message(bot.fake))["elements"][0]
+    assert [o["value"] for o in boxes["initial_options"]] == [f"{nudge.delivery_id}|1"]
+    assert [(e.kind, e.value) for e in world.events()][-1] == ("check", "1")
+
+
 def test_reflection_opens_a_modal_and_keeps_the_answer(bot: RunningBot, world: World) -> None:
     nudge = world.send(USER, "shift-reflection")
     click(bot, nudge, "nudge_reflect")
