@@ -608,6 +608,80 @@ def test_views_update_push_publish(fake: FakeSlack, client: WebClient) -> None:
     assert fake.home_view("U0BOB") is None
 
 
+def _form(**element: Any) -> dict[str, Any]:
+    text_input = {"type": "plain_text_input", "action_id": "value", **element}
+    block = {
+        "type": "input",
+        "block_id": "goal",
+        "label": {"type": "plain_text", "text": "Goal"},
+        "element": text_input,
+    }
+    return {**MODAL, "submit": {"type": "plain_text", "text": "Send"}, "blocks": [block]}
+
+
+@pytest.mark.parametrize(
+    ("element", "problem"),
+    [
+        ({"max_length": 10, "initial_value": "x" * 11}, "initial_value: must be less than 11"),
+        ({"initial_value": "x" * 3001}, "initial_value: must be less than 3001"),
+        ({"max_length": 3001}, "max_length: must be between 1 and 3000"),
+        ({"min_length": 20, "max_length": 10}, "min_length: must be less than or equal"),
+        (
+            {"placeholder": {"type": "plain_text", "text": "p" * 151}},
+            "placeholder/text: must be less than 151",
+        ),
+    ],
+)
+def test_views_over_an_input_limit_are_refused_like_slack(
+    fake: FakeSlack, client: WebClient, element: dict[str, Any], problem: str
+) -> None:
+    opened = client.views_open(
+        trigger_id=fake.issue_trigger_id("U0ALICE"), view=_form(max_length=10)
+    )["view"]
+    attempts = {
+        "views.open": lambda v: client.views_open(
+            trigger_id=fake.issue_trigger_id("U0ALICE"), view=v
+        ),
+        "views.update": lambda v: client.views_update(view_id=opened["id"], view=v),
+        "views.push": lambda v: client.views_push(
+            trigger_id=fake.issue_trigger_id("U0ALICE", view_id=opened["id"]), view=v
+        ),
+    }
+    for method, attempt in attempts.items():
+        with pytest.raises(SlackApiError) as refused:
+            attempt(_form(**element))
+        answer = refused.value.response.data
+        assert answer["ok"] is False and answer["error"] == "invalid_arguments", method
+        messages = " ".join(answer["response_metadata"]["messages"])
+        where = messages.split("[json-pointer:")[1]
+        assert "/view/blocks/0/element/" in where, messages
+        assert problem.split(":")[0] in where and problem.split(": ")[1] in messages, messages
+    home = {"type": "home", "blocks": _form(**element)["blocks"]}
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        client.views_publish(user_id="U0ALICE", view=home)
+    # The same input within its limits is accepted.
+    assert client.views_open(
+        trigger_id=fake.issue_trigger_id("U0ALICE"),
+        view=_form(max_length=10, initial_value="x" * 10),
+    )["ok"]
+
+
+def test_checkbox_options_are_held_to_slacks_limits(fake: FakeSlack, client: WebClient) -> None:
+    def checkboxes(count: int, text: str = "Item") -> dict[str, Any]:
+        options = [
+            {"text": {"type": "plain_text", "text": text}, "value": str(n)} for n in range(count)
+        ]
+        element = {"type": "checkboxes", "action_id": "c", "options": options}
+        return {"type": "actions", "elements": [element]}
+
+    assert client.chat_postMessage(channel="U0ALICE", text="t", blocks=[checkboxes(10)])["ok"]
+    with pytest.raises(SlackApiError, match="invalid_blocks") as refused:
+        client.chat_postMessage(channel="U0ALICE", text="t", blocks=[checkboxes(11)])
+    assert "no more than 10" in str(refused.value.response.data["response_metadata"])
+    with pytest.raises(SlackApiError, match="invalid_blocks"):
+        client.chat_postMessage(channel="U0ALICE", text="t", blocks=[checkboxes(2, "x" * 76)])
+
+
 # -- reads: history, pagination -----------------------------------------------
 
 

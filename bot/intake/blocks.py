@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.intake.form import DIAGNOSTICS, EXAMPLES, MAX_CHARS
+from bot.intake.form import DIAGNOSTICS, EXAMPLES, MAX_CHARS, fit_answers
 from bot.intake.models import OPEN_STATUSES, DecisionAction, IntakeRequest, RequestStatus
 from bot.intake.scoring import IMPACT_BANDS, LATER, URGENCY_BANDS, Score
 
@@ -102,8 +102,12 @@ def form_view(
     notice: str | None = None,
 ) -> Block:
     blocks: list[Block] = []
+    fitted = fit_answers(answers)
+    answers = fitted.answers
     if notice:
         blocks.append(_section(notice))
+    if fitted.moved_to:
+        blocks.append(_section(_moved_notice(fitted.moved_to, fitted.left_out)))
     if question is not None:
         blocks.append(_section(f"*L&amp;D asks:* {shown(question, SECTION_LIMIT - 20)}"))
         blocks.append(_text_input("reply", "Your answer to the question", answers, optional=True))
@@ -130,6 +134,17 @@ def form_view(
         "private_metadata": json.dumps({"request_id": request_id}),
         "blocks": blocks,
     }
+
+
+def _moved_notice(moved_to: Sequence[str], left_out: int) -> str:
+    fields = " and ".join(f"*{LABELS[name]}*" for name in moved_to)
+    text = (
+        f":scissors: Your text is longer than one answer holds ({MAX_CHARS:,} characters), "
+        f"so it continues in {fields}. Move each part to the answer it belongs to."
+    )
+    if left_out:
+        text += f" The last {left_out:,} characters did not fit in the form."
+    return text
 
 
 def _text_input(

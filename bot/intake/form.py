@@ -54,6 +54,53 @@ _TIME_WORD = re.compile(
 )
 
 
+# Where text too long for one answer continues: the form's free-text fields, in its order.
+FREE_TEXT = (*REQUIRED, *OPTIONAL[:2])
+_BREAKS = ("\n\n", "\n", ". ", "; ", ", ", " ")
+
+
+def split_at_break(text: str, limit: int) -> tuple[str, str]:
+    """(head, rest) with head at most `limit` characters, cut at the last paragraph,
+    line, sentence, clause or word break that fits (mid-word only when none does)."""
+    if len(text) <= limit:
+        return text, ""
+    window = text[: limit + 1]
+    for mark in _BREAKS:
+        cut = window.rfind(mark)
+        if cut > limit // 2:
+            end = cut + len(mark.rstrip())
+            return text[:end].rstrip(), text[end:].lstrip()
+    return text[:limit], text[limit:]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    answers: dict[str, str]  # each within MAX_CHARS
+    moved_to: tuple[str, ...]  # fields that took text too long for the field before
+    left_out: int  # characters beyond what the whole form holds (0 in practice)
+
+
+def fit_answers(answers: dict[str, str]) -> Fitted:
+    """Answers that each fit an input: Slack refuses a modal whose initial value is
+    longer than the input's max_length. An answer too long for its field (``/intake
+    <long text>``) continues in the next empty free-text fields, cut at a break, so
+    what was typed stays in the form for the person to move where it belongs."""
+    fitted = dict(answers)
+    moved: list[str] = []
+    left_out = 0
+    for name in FREE_TEXT:
+        head, rest = split_at_break(fitted.get(name) or "", MAX_CHARS)
+        if not rest:
+            continue
+        fitted[name] = head
+        for other in FREE_TEXT:
+            if rest and not fitted.get(other):
+                fitted[other], rest = split_at_break(rest, MAX_CHARS)
+                moved.append(other)
+        left_out += len(rest)
+    return Fitted(fitted, tuple(moved), left_out)
+
+
 def numbers(text: str) -> list[float]:
     """Numbers in the order written: "1,200" → 1200, "€100k" → 100000, "2,5" → 2.5."""
     found: list[float] = []

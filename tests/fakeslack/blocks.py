@@ -32,6 +32,15 @@ BLOCK_TYPES: Final = frozenset(
 TEXT_TYPES: Final = frozenset({"plain_text", "mrkdwn"})
 MESSAGE_BLOCK_LIMIT: Final = 50
 VIEW_BLOCK_LIMIT: Final = 100
+INPUT_LIMIT: Final = 3000  # plain_text_input: min_length, max_length and the text itself
+# Most options an element may offer (Slack's element reference).
+OPTION_LIMITS: Final = {
+    "static_select": 100,
+    "multi_static_select": 100,
+    "radio_buttons": 10,
+    "checkboxes": 10,
+    "overflow": 5,
+}
 
 
 class _Checker:
@@ -73,17 +82,45 @@ class _Checker:
             style = element.get("style")
             if style is not None and style not in ("primary", "danger"):
                 self.fail(f"{pointer}/style", "must be one of [primary, danger]")
-        if element["type"] in (
-            "static_select",
-            "multi_static_select",
-            "radio_buttons",
-            "checkboxes",
-        ):
-            options = element.get("options", element.get("option_groups"))
-            if not isinstance(options, list) or not options:
-                self.fail(f"{pointer}/options", "must provide at least 1 option")
-            elif len(options) > 100:
-                self.fail(f"{pointer}/options", "must provide no more than 100 items")
+        if element["type"] == "plain_text_input":
+            self.text_input(pointer, element)
+        elif "placeholder" in element:
+            self.text(f"{pointer}/placeholder", element["placeholder"], limit=150, plain_only=True)
+        if element["type"] in OPTION_LIMITS:
+            self.options(pointer, element)
+
+    def text_input(self, pointer: str, element: dict[str, Any]) -> None:
+        """plain_text_input: lengths between Slack's bounds, and an ``initial_value``
+        that fits its own ``max_length`` (Slack refuses the view otherwise)."""
+        if "placeholder" in element:
+            self.text(f"{pointer}/placeholder", element["placeholder"], limit=150, plain_only=True)
+        low, high = element.get("min_length"), element.get("max_length")
+        if low is not None and (not isinstance(low, int) or not 0 <= low <= INPUT_LIMIT):
+            self.fail(f"{pointer}/min_length", f"must be between 0 and {INPUT_LIMIT}")
+        if high is not None and (not isinstance(high, int) or not 1 <= high <= INPUT_LIMIT):
+            self.fail(f"{pointer}/max_length", f"must be between 1 and {INPUT_LIMIT}")
+            high = None
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            self.fail(f"{pointer}/min_length", "must be less than or equal to max_length")
+        initial = element.get("initial_value")
+        if initial is not None and not isinstance(initial, str):
+            self.fail(f"{pointer}/initial_value", "must be a string")
+        else:
+            self.max_len(f"{pointer}/initial_value", initial, high or INPUT_LIMIT)
+
+    def options(self, pointer: str, element: dict[str, Any]) -> None:
+        limit = OPTION_LIMITS[element["type"]]
+        options = element.get("options", element.get("option_groups"))
+        if not isinstance(options, list) or not options:
+            self.fail(f"{pointer}/options", "must provide at least 1 option")
+            return
+        if len(options) > limit:
+            self.fail(f"{pointer}/options", f"must provide no more than {limit} items")
+        for index, option in enumerate(options):
+            if isinstance(option, dict) and "options" not in option:
+                where = f"{pointer}/options/{index}"
+                self.text(f"{where}/text", option.get("text"), limit=75)
+                self.max_len(f"{where}/value", option.get("value"), 150)
 
     def elements(self, pointer: str, elements: object, *, limit: int) -> None:
         if not isinstance(elements, list) or not elements:
@@ -123,6 +160,8 @@ class _Checker:
             self.elements(f"{pointer}/elements", block.get("elements"), limit=10)
         elif kind == "input":
             self.text(f"{pointer}/label", block.get("label"), limit=2000, plain_only=True)
+            if "hint" in block:
+                self.text(f"{pointer}/hint", block["hint"], limit=2000, plain_only=True)
             self.element(f"{pointer}/element", block.get("element"))
 
     def section(self, pointer: str, block: dict[str, Any]) -> None:

@@ -115,6 +115,29 @@ def test_any_text_is_stored_and_shown_exactly_as_typed(bot: RunningBot) -> None:
     assert all(len(t) <= 3000 for t in texts)
 
 
+def test_intake_with_text_longer_than_an_answer_opens_the_form_with_all_of_it(
+    bot: RunningBot,
+) -> None:
+    sentences = [f"Point {n}: repeat calls cost us time and customers." for n in range(120)]
+    typed = " ".join(sentences)  # about 6,000 characters: two answers' worth
+    assert len(typed) > 2 * 2900
+
+    view = open_form(bot, REQUESTER, typed)  # the fake refuses an over-long initial_value
+
+    inputs = {
+        name: block["element"]
+        for name, block in _inputs(view).items()
+        if block["element"]["type"] == "plain_text_input"
+    }
+    values = [element.get("initial_value", "") for element in inputs.values()]
+    assert all(len(v) <= e["max_length"] for v, e in zip(values, inputs.values(), strict=True))
+    filled = [v for v in values if v]
+    assert len(filled) == 3 and " ".join(filled) == typed  # cut between sentences, all kept
+    assert inputs["goal"]["initial_value"].endswith("customers.")
+    notice = view["blocks"][0]["text"]["text"]
+    assert "continues in" in notice and unescape(_label("audience")) in unescape(notice)
+
+
 def _label(name: str) -> str:
     from bot.intake.blocks import LABELS
 
