@@ -26,17 +26,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.clock import Clock
 from bot.delivery.models import Delivery, DeliveryStatus
@@ -50,6 +51,8 @@ TICK_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120
 # a fresher answer than this.
 GAUGE_CACHE_SECONDS = 5.0
 RATE_LIMITED = "ratelimited"
+# While a tick keeps failing, one line at most this often (with the count of failures).
+OUTAGE_REPORT_EVERY = timedelta(minutes=1)
 
 
 class Metrics:
@@ -59,6 +62,7 @@ class Metrics:
         self, registry: CollectorRegistry, *, engine: Engine | None = None, clock: Clock
     ) -> None:
         self.registry = registry
+        self._clock = clock
         self.sends = Counter(
             "nudgebot_sends", "Nudges handed to Slack, by outcome.", ["outcome"], registry=registry
         )
@@ -125,11 +129,19 @@ class Metrics:
             self.tick_seconds.labels(tick=name).observe(time.perf_counter() - start)
 
     def timed(self, name: str, func: Callable[[], object]) -> Callable[[], object]:
-        """`func` wrapped in time_tick, for Services.add_tick / the scheduler."""
+        """`func` wrapped for the scheduler: timed, counted, and its failures reported
+        as an outage (see `Outage`) instead of a traceback each time it runs."""
+        outage = Outage(f"{name} tick", now=self._clock.now)
 
         def run() -> object:
-            with self.time_tick(name):
-                return func()
+            try:
+                with self.time_tick(name):
+                    result = func()
+            except Exception as exc:  # every failure is reported by `outage`, quietly
+                outage.failed(exc)
+                return None
+            outage.succeeded()
+            return result
 
         return run
 
@@ -137,6 +149,121 @@ class Metrics:
         """A retry handler that retries nothing and counts every Slack error; put
         it first in a WebClient's retry_handlers so it sees each attempt."""
         return SlackCallObserver(self)
+
+
+class Outage:
+    """The log of one repeated piece of work (a tick, a scrape, the sender loop)
+    while it keeps failing: one line when the failures start, at most one a
+    minute while they last (with how many attempts failed), one when it works
+    again. A database or Slack that is away for an hour is then a handful of
+    lines, not a traceback every second; /healthz and the tick failure counter
+    carry the rest.
+
+    A failure that is not the database or the network (a bug) gets its traceback
+    once, on the first line: that is the line someone will need."""
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        now: Callable[[], datetime],
+        every: timedelta = OUTAGE_REPORT_EVERY,
+        level: int = logging.ERROR,
+        logger: logging.Logger = log,
+    ) -> None:
+        self.what = what
+        self._now = now
+        self._every = every
+        self._level = level
+        self._log = logger
+        self._lock = threading.Lock()
+        self._since: datetime | None = None
+        self._reported_at: datetime | None = None
+        self._failures = 0
+        self._unreported = 0
+
+    @property
+    def ongoing(self) -> bool:
+        return self._since is not None
+
+    def failed(self, exc: BaseException) -> None:
+        now = self._now()
+        reason = describe_failure(exc)
+        with self._lock:
+            self._failures += 1
+            if self._since is None:
+                self._since = self._reported_at = now
+                self._unreported = 0
+                first = True
+            else:
+                self._unreported += 1
+                if self._reported_at is not None and now - self._reported_at < self._every:
+                    return
+                self._reported_at = now
+                first = False
+            failures, unreported, since = self._failures, self._unreported, self._since
+            self._unreported = 0
+        if first:
+            self._log.log(
+                self._level,
+                "%s failing: %s; retrying quietly (a line a minute while it lasts)",
+                self.what,
+                reason,
+                exc_info=exc if not _is_outage(exc) else None,
+            )
+            return
+        self._log.warning(
+            "%s still failing after %s: %d failed attempts (%d since the last line); last: %s",
+            self.what,
+            _duration(now - since),
+            failures,
+            unreported,
+            reason,
+        )
+
+    def succeeded(self) -> None:
+        if self._since is None:  # the common case, without the lock
+            return
+        with self._lock:
+            if self._since is None:
+                return
+            since, failures = self._since, self._failures
+            self._since = self._reported_at = None
+            self._failures = self._unreported = 0
+        self._log.info(
+            "%s works again after %s and %d failed attempt(s)",
+            self.what,
+            _duration(self._now() - since),
+            failures,
+        )
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line naming what failed: the database, Slack, the network, or the error."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        lines = str(exc.orig).strip().splitlines()
+        return f"database error: {lines[0] if lines else type(exc.orig).__name__}"
+    if isinstance(exc, SQLAlchemyError):
+        lines = str(exc).strip().splitlines()
+        return f"database error: {lines[0] if lines else type(exc).__name__}"
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered {exc.response.get('error', 'an error')}"
+    if isinstance(exc, OSError):
+        return f"cannot reach Slack or the network: {exc}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A service away (database, Slack, network), as opposed to a bug in the code."""
+    return isinstance(exc, SQLAlchemyError | SlackApiError | OSError)
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60} s"
 
 
 class OutboxCollector(Collector):
@@ -148,6 +275,7 @@ class OutboxCollector(Collector):
         self._clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Metric]] | None = None
+        self._outage = Outage("outbox metrics", now=clock.now, level=logging.WARNING)
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
@@ -165,9 +293,10 @@ class OutboxCollector(Collector):
             by_status, depth, oldest = self._query(self._clock.now())
         except SQLAlchemyError as exc:
             # A scrape must not fail (or 500) because the database is away; say so instead.
-            log.warning("outbox metrics unavailable: %s", type(exc).__name__)
+            self._outage.failed(exc)
             up.add_metric([], 0)
             return [up]
+        self._outage.succeeded()
         up.add_metric([], 1)
         deliveries = GaugeMetricFamily(
             "nudgebot_deliveries", "Rows of the deliveries outbox, by status.", labels=["status"]

@@ -163,7 +163,8 @@ def send(runtime: Runtime, once: bool) -> None:
     settings = runtime.settings
     configure_logging(settings.log_level, settings.log_format)
     services = runtime.migrated_services()
-    stats = run_sender(services, once=once, stop=stop_on_signals())
+    # A signal also tells the sender mid-batch to stop claiming and hand its claims back.
+    stats = run_sender(services, once=once, stop=stop_on_signals(services.stopping))
     click.echo(
         f"sent {stats.sent} ({stats.reconciled} found already posted), {stats.failed} failed, "
         f"{stats.deferred} deferred, {stats.retried} to retry, {stats.skipped} skipped"
