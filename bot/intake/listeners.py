@@ -20,6 +20,7 @@ from bot.intake.form import validate
 from bot.intake.models import DecisionAction, IntakeRequest, RequestStatus
 from bot.services import Services
 from bot.slack import install
+from bot.slack.acks import acks_first
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class IntakeListeners:
 
     # /intake and /intake list ---------------------------------------------------------
 
+    @acks_first  # acked at once; the form opens well inside the trigger_id's 3 s
     def command(self, ack: Any, command: dict[str, Any], client: WebClient, respond: Any) -> None:
         ack()
         text = command.get("text") or ""

@@ -22,6 +22,7 @@ from bot.premortem.models import Phase, PreventionStatus, Risk
 from bot.premortem.posting import CHANNEL_GONE, Poster, slack_error
 from bot.services import Services
 from bot.slack import install
+from bot.slack.acks import acks_first
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class _Handlers:
 
     # -- /premortem -----------------------------------------------------------------------
 
+    @acks_first  # the board and any reply are posted after the ack
     def command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
         try:

@@ -313,6 +313,7 @@ class ProofListeners:
 
     # -- /nudges -------------------------------------------------------------------------------
 
+    @acks_first  # the reply goes to response_url: Slack waits only for the ack
     def command(self, ack: Any, command: dict[str, Any], respond: Any, client: WebClient) -> None:
         ack()
         user = command["user_id"]

@@ -1,4 +1,4 @@
-"""Early acks: a click is acknowledged before its listener starts.
+"""Early acks: a click or a slash command is acknowledged before its listener starts.
 
 Bolt runs a listener on its executor and answers Slack once the listener has
 called ack(), checking for that every 10 ms. Under load that costs the hop to
@@ -9,9 +9,11 @@ A listener marked with `@acks_first` promises that its first act is a plain
 `ack()` with nothing in it. For those, the runner installed by
 `use_early_acks(app)` acks in the request's own thread before handing the
 listener to the executor, so the answer leaves at once; the listener's own
-ack() afterwards changes nothing. Every other listener (a view submission that
-answers with errors, a command that answers with text) runs exactly as Bolt
-runs it.
+ack() afterwards changes nothing. The answer buttons of nudges and the slash
+commands (/nudges, /intake, /premortem: they reply through response_url or a
+modal, never in the ack) are marked. Every other listener (a view submission
+that answers with errors, a command that answers with text) runs exactly as
+Bolt runs it.
 
 Acks also go before other work of the process: `ANSWERING` counts the Slack
 requests being answered, and background work (an early-acked listener's body,

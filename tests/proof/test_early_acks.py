@@ -4,6 +4,7 @@ still answering Slack, so a busy bot never makes Slack wait for an ack."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -73,3 +74,48 @@ def test_the_sender_posts_once_the_answers_in_flight_are_out(
     assert len(fake_slack.dm_messages(USER)) == 1
     with services.session() as session:
         assert [d.status for d in session.query(Delivery)] == [DeliveryStatus.sent]
+
+
+CHANNEL = "C0PLANNING"
+
+
+def _nudges_replied(bot: RunningBot, url: str | None) -> bool:
+    return any(post["url"] == url for post in bot.fake.response_url_posts)
+
+
+def _form_opened(bot: RunningBot, trigger: str | None) -> bool:
+    return any(
+        c.ok and c.params.get("trigger_id") == trigger for c in bot.fake.calls_to("views.open")
+    )
+
+
+def _board_posted(bot: RunningBot, _: str | None) -> bool:
+    return any("new onboarding" in json.dumps(m) for m in bot.fake.messages(CHANNEL))
+
+
+COMMANDS = {
+    # command, its text, what the person sees once the work after the ack is done
+    "nudges status": ("/nudges", "status", _nudges_replied, "response_url"),
+    "intake form": ("/intake", "", _form_opened, "trigger_id"),
+    "premortem start": ("/premortem", "Launch the new onboarding", _board_posted, "trigger_id"),
+}
+
+
+@pytest.mark.parametrize("case", list(COMMANDS))
+def test_a_slash_command_is_acked_at_once_and_its_work_waits_for_answers_in_flight(
+    bot: RunningBot, world: World, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    command, text, done, handle = COMMANDS[case]
+    monkeypatch.setattr(acks, "LISTENER_YIELD_SECONDS", HELD)
+    world.person(USER)
+    world.enrollment(USER)
+    bot.fake.add_channel(CHANNEL, name="planning", members=[USER])
+    with ANSWERING:  # another person's request, still being answered
+        response = bot.driver.slash_command(command, text, user_id=USER, channel_id=CHANNEL)
+        # Answered at once, with nothing in it: the reply, the form or the board follow.
+        assert response.status == 200 and response.acked_in_time
+        assert response.body == ""
+        time.sleep(SETTLE)
+        assert not done(bot, getattr(response, handle))  # the work waits its turn ...
+    # ... and the person gets what they asked for once the answers in flight are out.
+    wait_for(lambda: done(bot, getattr(response, handle)))
