@@ -32,7 +32,7 @@ from bot.app import NudgebotApp, build_app
 from bot.content.service import load_and_sync
 from bot.delivery.sender import release_process_leases
 from bot.errors import ConfigError
-from bot.services import Services
+from bot.services import Services, Tick
 from bot.slack.client import MANIFEST_HINT
 from bot.web import make_wsgi_app
 
@@ -124,12 +124,21 @@ def make_scheduler(
         # no "missed by" warnings for work that is only a little late.
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
-    for tick in services.ticks:
-        func = services.metrics.timed(tick.name, tick.func)
-        if running is not None:
-            func = running.wrap(func)
+    for tick, func in scheduled_ticks(services, running=running):
         scheduler.add_job(func, "interval", seconds=tick.seconds, id=tick.name, name=tick.name)
     return scheduler
+
+
+def scheduled_ticks(
+    services: Services, *, running: RunningTicks | None = None
+) -> list[tuple[Tick, Callable[[], object]]]:
+    """Each tick as the scheduler runs it: timed, and its failures reported as an
+    outage (a few lines, however long it lasts) rather than raised to APScheduler."""
+    wrapped: list[tuple[Tick, Callable[[], object]]] = []
+    for tick in services.ticks:
+        func = services.metrics.timed(tick.name, tick.func)
+        wrapped.append((tick, running.wrap(func) if running is not None else func))
+    return wrapped
 
 
 def make_http_server(app: NudgebotApp, services: Services, *, host: str, port: int) -> Any:
