@@ -178,9 +178,12 @@ def place(
     jitter_minutes: int,
     now: datetime,
     week_full: Callable[[tuple[int, int]], bool],
+    after: datetime | None = None,
 ) -> tuple[datetime, datetime, date] | None:
-    """The due time, window end and local date for a step that would fall on `natural`."""
+    """The due time, window end and local date for a step that would fall on `natural`;
+    strictly later than `after` (the step before it in the program) when given."""
     day = natural
+    floor = now if after is None else max(now, after + timedelta(seconds=1))
     for _ in range(MAX_DAYS_AHEAD):
         if not cal.is_open_day(day):
             day += timedelta(days=1)
@@ -189,10 +192,17 @@ def place(
             day = next_monday(day)
             continue
         start, end = cal.bounds(day, when.window)
-        if end <= now:
+        if end <= floor:
             day += timedelta(days=1)
             continue
         due = _jittered(cal, day, start, end, when.at, unit, jitter_minutes)
+        if after is not None and due < floor:
+            # Two steps pushed onto one day (a late enrollment, a weekend, a full week):
+            # jitter spreads this one over what is left after the step before it.
+            span = int((end - floor).total_seconds())
+            if when.at is not None:
+                span = min(span, jitter_minutes * 60)
+            due = floor + timedelta(seconds=int(unit * max(0, span - 1)))
         return max(due, now), end, day
     return None
 
@@ -581,12 +591,16 @@ def _plan_person(
     def week_full(week: tuple[int, int]) -> bool:
         return counts[week] >= settings.weekly_cap
 
+    # Each enrollment's steps in program order: jitter, a late start or a weekend may
+    # push two steps onto one day, and the later step must still come after the earlier.
+    previous: dict[int, datetime] = {}
     for w in wanted:
-        placed = _place(w, settings, now, week_full)
         eid = w.key.enrollment_id
+        placed = _place(w, settings, now, week_full, previous.get(eid))
         if placed is None:
             later[eid] = min(later[eid], now + RETRY_NO_DAY)
             continue
+        previous[eid] = placed[0]
         if placed[0] > horizon_end:
             later[eid] = min(later[eid], placed[0] - horizon)
             continue
@@ -598,7 +612,11 @@ def _plan_person(
 
 
 def _place(
-    w: _Wanted, settings: Settings, now: datetime, week_full: Callable[[tuple[int, int]], bool]
+    w: _Wanted,
+    settings: Settings,
+    now: datetime,
+    week_full: Callable[[tuple[int, int]], bool],
+    after: datetime | None = None,
 ) -> tuple[datetime, datetime, date] | None:
     def at(unit: float, earliest: datetime) -> tuple[datetime, datetime, date] | None:
         jitter = settings.jitter_minutes
@@ -610,6 +628,7 @@ def _place(
             jitter_minutes=jitter,
             now=earliest,
             week_full=week_full,
+            after=after,
         )
 
     if w.not_before is None:

@@ -434,3 +434,51 @@ def test_people_sync_and_org_import_mark_exactly_the_people_they_change(
     result = plan(session, settings=settings, now=NOW)
     assert (result.people, result.moved) == (1, 1)
     assert local(_due(session, "UBEN")[0][2], "Europe/Berlin") == "Fri 2026-11-27 09:30"
+
+
+ORDERED_STEPS = [
+    step("welcome", day=0),
+    step("first-try", day=1),
+    step("afternoon", day=1, time="15:00"),
+    step("weekend-eve", day=2),
+    step("late", day=3, time="16:45"),
+    step("early-next", day=4, time="09:05"),
+    step("recap", day=4, extra={"repeat": {"intervals_days": [1, 2]}}),
+]
+
+
+def test_one_persons_steps_arrive_in_program_order_whatever_the_enrollment_moment(
+    services: Services,
+    session: Session,
+    add_program: Callable[..., int],
+    add_person: Callable[..., Person],
+) -> None:
+    """A property over a week of enrollment instants (every 47 minutes, so each hour
+    of each day is hit, late evenings and Friday afternoons too), jitter on: for one
+    person and one program the due times never go back in step order."""
+    settings = _settings(services, jitter_minutes=240, plan_horizon_days=30)
+    add_program("ordered", ORDERED_STEPS)
+    program_order = [
+        (s["id"], rep)
+        for s in ORDERED_STEPS
+        for rep in range(1 + len(s.get("repeat", {}).get("intervals_days", [])))
+    ]
+    # Order: the step's day (plus its repetition offset), then its local time, then the file.
+    natural = {("recap", 1): 5, ("recap", 2): 6}  # offsets count from the step's day
+    expected = sorted(
+        program_order,
+        key=lambda k: (
+            natural.get(k, next(s["when"]["day"] for s in ORDERED_STEPS if s["id"] == k[0])),
+            next(s["when"].get("time", "00:00") for s in ORDERED_STEPS if s["id"] == k[0]),
+        ),
+    )
+    monday = datetime(2026, 11, 30, 0, 7, tzinfo=UTC)
+    instants = [monday + timedelta(minutes=47 * i) for i in range(7 * 24 * 60 // 47)]
+    for i, instant in enumerate(instants):
+        user = f"UORD{i:04d}"
+        add_person(user, tz=("Europe/Berlin", "America/New_York", "Asia/Kolkata")[i % 3])
+        _enroll(session, settings, "ordered", user, now=instant)
+        due = _due(session, user)  # ordered by due time
+        assert [(s, r) for s, r, _ in due] == expected, (user, instant, due)
+        times = [d for _, _, d in due]
+        assert times == sorted(times) and len(set(times)) == len(times), (user, instant)
