@@ -23,7 +23,7 @@ from bot import webhooks
 from bot.content.models import Program as ProgramRow
 from bot.digest import blocks
 from bot.digest.models import DigestKind, DigestSend, MetricObservation, PrivacyChoice
-from bot.digest.team import manager_digest
+from bot.digest.team import manager_digest, team_members
 from bot.errors import UserError
 from bot.people.models import Person
 from bot.settings import Settings
@@ -287,6 +287,21 @@ def manager_digest_blocks(
     """The manager's digest as Block Kit (for `/nudges digest` and the weekly DM)."""
     digest = manager_digest(session, manager_user_id=manager_user_id, now=now, settings=settings)
     return blocks.manager_digest_blocks(digest)
+
+
+NO_REPORTS = (
+    "Nobody reports to you in Nudgebot's directory, so there is no team digest to show. "
+    "Managers come from the org CSV (`manager_slack_user_id`); if that is wrong, "
+    "ask an L&D lead to fix it."
+)
+
+
+def has_reports(
+    session: Session, *, manager_user_id: str, workspace_id: str | None = None
+) -> bool:
+    """True when someone in the directory has `manager_user_id` as their manager."""
+    found = team_members(session, manager_user_id=manager_user_id, workspace_id=workspace_id)
+    return bool(found)
 
 
 def managers(session: Session, *, workspace_id: str | None = None) -> list[str]:

@@ -335,7 +335,7 @@ class ProofListeners:
                         settings=self.services.settings,
                     )
         except UserError as exc:
-            reply = f"Nothing was changed: {exc}."
+            reply = f"Nothing was changed: {str(exc).rstrip('.')}."  # one full stop, not two
         respond(text=reply, response_type="ephemeral")
         if parsed.verb in ("pause", "resume", "vacation", "stop"):
             self.publish_home(client, user)
@@ -344,6 +344,11 @@ class ProofListeners:
         """`/nudges digest`: a manager's weekly team digest, now (the digest slice builds it;
         its privacy threshold decides what may be shown)."""
         with self.services.session() as session:
+            if not digest_service.has_reports(
+                session, manager_user_id=user, workspace_id=self._scope()
+            ):
+                respond(text=digest_service.NO_REPORTS, response_type="ephemeral")
+                return
             found = digest_service.manager_digest_blocks(
                 session,
                 manager_user_id=user,

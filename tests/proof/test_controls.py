@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
 from bot.people.models import Person
@@ -241,9 +241,36 @@ def test_digest_shows_a_manager_the_team_digest_without_names(
     bot: RunningBot, world: World
 ) -> None:
     world.person("U0MANAGER")
+    world.person(USER)
+    with world.services.session() as session:
+        session.execute(
+            update(Person)
+            .where(Person.slack_user_id == USER)
+            .values(manager_slack_user_id="U0MANAGER")
+        )
     before = len(bot.fake.response_url_posts)
     bot.driver.slash_command("/nudges", "digest", user_id="U0MANAGER")
     post = wait_for(lambda: bot.fake.response_url_posts[before:])[0]["payload"]
     assert post["response_type"] == "ephemeral"
     text = str(post["blocks"])
     assert "Your team's behaviors this week" in text and "Too few people" in text
+
+
+def test_digest_from_someone_with_no_reports_says_so_instead_of_a_team_digest(
+    bot: RunningBot, world: World
+) -> None:
+    world.person(USER)
+    before = len(bot.fake.response_url_posts)
+    bot.driver.slash_command("/nudges", "digest", user_id=USER)
+    post = wait_for(lambda: bot.fake.response_url_posts[before:])[0]["payload"]
+    assert post["response_type"] == "ephemeral"
+    assert post["text"].startswith("Nobody reports to you") and "org CSV" in post["text"]
+    assert "Your team's behaviors" not in str(post)
+
+
+def test_a_subcommand_that_does_not_exist_is_named_in_one_plain_sentence(
+    bot: RunningBot, world: World
+) -> None:
+    world.person(USER)
+    reply = nudges(bot, "enroll call-opener")
+    assert reply == "Nothing was changed: I don't know `enroll`. Try `/nudges help`."
