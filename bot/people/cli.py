@@ -59,8 +59,8 @@ def import_(runtime: Runtime, file: Path, workspace: str | None) -> None:
     scope = install.workspace_scope(services.settings, workspace) if oauth else None
     with services.session() as session:
         result = service.import_org_csv(session, path=file, workspace_id=scope)
-    for error in result.errors:
-        click.echo(error, err=True)
+    for line in [*result.errors, *result.warnings]:
+        click.echo(line, err=True)
     click.echo(
         f"imported {result.created + result.updated} rows ({result.created} new, "
         f"{result.updated} updated, {len(result.errors)} skipped)"

@@ -145,6 +145,8 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     errors: list[str] = field(default_factory=list)
+    # Rows kept, but something in them is likely a mistake (FILE:LINE: field: why).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -184,6 +186,7 @@ def import_org_text(
         )
     result = ImportResult()
     seen: dict[str, int] = {}
+    kept: list[tuple[_Row, Person]] = []
     for raw in reader:
         row = _Row(
             reader.line_num,
@@ -191,14 +194,15 @@ def import_org_text(
         )
         if not any(row.values.values()):
             continue
-        problem = _check_row(row, seen)
-        person = None if problem else _resolve(session, row, workspace_id)
-        if problem is None and person is None:
-            problem = (
+        problems = _check_row(row, seen)
+        person = None if problems else _resolve(session, row, workspace_id)
+        if not problems and person is None:
+            problems = [
                 "slack_user_id: empty and no person has this email (run `nudgebot people sync`)"
-            )
-        if problem:
-            result.errors.append(f"{source}:{row.line}: {problem}")
+            ]
+        if problems:
+            # One line per skipped row, naming every problem in it.
+            result.errors.append(f"{source}:{row.line}: " + "; ".join(problems))
             continue
         assert person is not None
         created = person.id is None
@@ -214,10 +218,39 @@ def import_org_text(
             )
         result.created += created
         result.updated += not created
+        kept.append((row, person))
+    result.warnings = _manager_warnings(session, kept, source, workspace_id)
     return result
 
 
-def _check_row(row: _Row, seen: dict[str, int]) -> str | None:
+def _manager_warnings(
+    session: Session, kept: list[tuple[_Row, Person]], source: str, workspace_id: str | None
+) -> list[str]:
+    """A manager who is the person themself, or whom nobody has (not in Slack's directory
+    nor in this file): kept as written, but said, since their digests go nowhere."""
+    known = select(Person.slack_user_id)
+    if workspace_id is not None:
+        known = known.where(Person.workspace_id == workspace_id)
+    managers = {p.manager_slack_user_id for _, p in kept if p.manager_slack_user_id}
+    found = set(session.scalars(known.where(Person.slack_user_id.in_(managers))))
+    out: list[str] = []
+    for row, person in kept:
+        manager = row.values.get("manager_slack_user_id")
+        if not manager:
+            continue
+        where = f"{source}:{row.line}: manager_slack_user_id"
+        if manager == person.slack_user_id:
+            out.append(f"{where}: {manager} is this person's own id; nobody manages themself")
+        elif manager not in found:
+            out.append(
+                f"{where}: nobody has the id {manager} (not synced from Slack, not in this "
+                "file); kept, but no digest reaches them"
+            )
+    return out
+
+
+def _check_row(row: _Row, seen: dict[str, int]) -> list[str]:
+    """Every problem of the row, so one pass over the file shows all there is to fix."""
     v = row.values
     checks: list[tuple[str, bool, str]] = [
         ("slack_user_id", not v.get("slack_user_id") or bool(_USER_ID.match(v["slack_user_id"])),
@@ -235,16 +268,15 @@ def _check_row(row: _Row, seen: dict[str, int]) -> str | None:
         ("role", not v.get("role") or v["role"] in Role.__members__,
          "must be employee, manager or ld_lead"),
     ]  # fmt: skip
-    for name, ok, why in checks:
-        if not ok:
-            return f"{name}: {why}"
+    problems = [f"{name}: {why}" for name, ok, why in checks if not ok]
     if not v.get("slack_user_id") and not v.get("email"):
-        return "slack_user_id: give a Slack user id or an email"
+        problems.insert(0, "slack_user_id: give a Slack user id or an email")
     key = v.get("slack_user_id") or v.get("email", "").lower()
-    if key in seen:
-        return f"slack_user_id: the same person is already on line {seen[key]}"
-    seen[key] = row.line
-    return None
+    if key and key in seen:
+        problems.insert(0, f"slack_user_id: the same person is already on line {seen[key]}")
+    elif key and not problems:
+        seen[key] = row.line
+    return problems
 
 
 def _is_date(value: str) -> bool:

@@ -173,6 +173,33 @@ def test_org_import_keeps_good_rows_and_reports_bad_ones_by_line(
     assert "U0BAD001" not in people and "U0BOSS01" not in people
 
 
+def test_org_import_names_every_problem_of_a_row_and_warns_about_managers(
+    settings: Settings, services: Services, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    org = tmp_path / "org.csv"
+    org.write_text(
+        "slack_user_id,email,name,manager_slack_user_id,team,country,timezone,start_date,role\n"
+        "U0MESS01,not-mail,Messy,boss,Sales,XX,Mars/Olympus,31-12-2024,boss\n"
+        "U0SELF01,self@example.com,Self Made,U0SELF01,Sales,BG,,,manager\n"
+        "U0LOST01,lost@example.com,Lost Report,U0GHOST1,Sales,BG,,,employee\n"
+        "U0FINE01,fine@example.com,Fine Report,U0SELF01,Sales,BG,,,employee\n",
+        encoding="utf-8",
+    )
+    result = run_cli(monkeypatch, settings, "org", "import", str(org))
+
+    assert result.code == 1  # the messy row was skipped
+    (messy,) = [line for line in result.err.splitlines() if line.startswith(f"{org}:2:")]
+    for field_name in ("email", "manager_slack_user_id", "country", "timezone", "start_date"):
+        assert f"{field_name}: " in messy, messy
+    assert "role: must be employee, manager or ld_lead" in messy
+    # Kept, but said: nobody manages themself, and a manager id nobody has gets no digest.
+    assert f"{org}:3: manager_slack_user_id: U0SELF01 is this person's own id" in result.err
+    assert f"{org}:4: manager_slack_user_id: nobody has the id U0GHOST1" in result.err
+    assert f"{org}:5:" not in result.err  # U0SELF01 is in the file: a known manager
+    assert "imported 3 rows (3 new, 0 updated, 1 skipped)" in result.out
+    assert {"U0SELF01", "U0LOST01", "U0FINE01"} <= set(_people(services))
+
+
 def test_time_zone_precedence_own_choice_then_org_csv_then_slack_then_default() -> None:
     person = Person(slack_user_id="U1", tz="Asia/Tokyo")
     assert effective_tz(person, "UTC") == "Asia/Tokyo"
@@ -194,6 +221,7 @@ def test_the_example_org_file_imports_cleanly(
     session.commit()
     result = run_cli(monkeypatch, settings, "org", "import", str(EXAMPLE))
     assert result.code == 0, result.err
+    assert result.err == ""  # no warnings: every manager in it is someone in it
     assert "imported 5 rows (4 new, 1 updated, 0 skipped)" in result.out
     people = _people(services)
     assert people["U0NORA01"].role == Role.ld_lead
