@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Connection,
     Enum,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -154,6 +155,19 @@ class SenderLock(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str] = mapped_column(String(128))
     lease_until: Mapped[datetime]
+
+
+class SendBudget(Base):
+    """A workspace's chat.postMessage budget, shared by every replica (PostgreSQL).
+
+    `next_slot` is the earliest wall-clock time (epoch seconds) the next post of
+    that workspace may go out; a sender reserves a few slots at a time by moving
+    it forward one interval each, and a 429 moves it past Retry-After for all."""
+
+    __tablename__ = "delivery_send_budgets"
+
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float)
 
 
 # -- re-planning marks ------------------------------------------------------------------

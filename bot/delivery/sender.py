@@ -17,7 +17,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -32,7 +32,7 @@ from bot.content.blocks import step_message
 from bot.content.schema import Program, normalise_locale
 from bot.delivery.calendar import Calendar
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, SenderLock
-from bot.delivery.pacing import Pacer
+from bot.delivery.pacing import MemoryBudget, Pacer, SqlBudget
 from bot.delivery.planner import person_calendar, program_calendar
 from bot.delivery.service import load_program
 from bot.errors import ConfigError
@@ -190,6 +190,7 @@ class SendStats:
     retried: int = 0
     deferred: int = 0
     skipped: int = 0
+    lost: int = 0  # the lease lapsed before the post: another sender has the row now
 
     def add(self, other: SendStats) -> None:
         for name in self.__dataclass_fields__:
@@ -206,6 +207,7 @@ class _Outcome:
     ts: str | None = None
     counted: bool = True  # False: the claim was not an attempt (nothing reached Slack)
     stat: str = "sent"
+    fence: int = 0  # the row's attempt number at our claim: recorded only while unchanged
 
 
 @dataclass
@@ -247,7 +249,12 @@ class Sender:
         )
         self.owner = owner or make_owner()
         self.batch_size = batch_size
-        self.pacer = pacer or Pacer(services.settings.send_rate_per_minute)
+        # The posting budget is the workspace's: on PostgreSQL every replica reserves
+        # its send slots from one row per workspace (see bot.delivery.pacing).
+        store = SqlBudget(services.engine) if services.engine.dialect.name == "postgresql" else None
+        self.pacer = pacer or Pacer(
+            services.settings.send_rate_per_minute, store=store or MemoryBudget()
+        )
         self.threads = max(1, services.settings.send_threads)
         self._dm: dict[str, str] = {}
         self._programs: dict[int, Program] = {}
@@ -257,44 +264,68 @@ class Sender:
     # -- the loop's entry points ------------------------------------------------------
 
     def send_due(self, *, max_seconds: float = 20.0) -> SendStats:
-        """Claim and send due rows until none are left or `max_seconds` passed."""
+        """Claim and send due rows until none are left or `max_seconds` passed.
+
+        A pipeline, not batches: whenever no more than one row per thread is left
+        in hand, the next due rows are claimed, so a slow or failing Slack call
+        holds up only its own nudge. Outcomes are written in small groups, each
+        group one transaction."""
         stats = SendStats()
         started = time.monotonic()
-        while time.monotonic() - started < max_seconds and not self.services.stopping.is_set():
-            self.hold_lock()
-            batch = self.send_batch()
-            stats.add(batch)
-            if batch.claimed < self.batch_size:
-                break
-        return stats
-
-    def send_batch(self) -> SendStats:
-        """Claim one batch and send it on a few threads (Slack calls are I/O-bound);
-        outcomes are written in small groups, each group one transaction."""
-        stats = SendStats()
-        ANSWERING.quiet(YIELD_TO_ACKS)  # claims and records, too, let acks go first
-        claimed = self.claim(self.batch_size)
-        stats.claimed = len(claimed)
+        in_hand: set[Future[tuple[int, _Outcome]]] = set()
         pending: list[tuple[int, _Outcome]] = []
         last_flush = time.monotonic()
+        exhausted = False
         with ThreadPoolExecutor(self.threads, thread_name_prefix="sender") as pool:
-            futures = [pool.submit(self._process_logged, item) for item in claimed]
-            for future in as_completed(futures):
-                delivery_id, outcome = future.result()
-                pending.append((delivery_id, outcome))
-                setattr(stats, outcome.stat, getattr(stats, outcome.stat) + 1)
-                if outcome.stat in ("sent", "failed", "retried"):
-                    self.services.metrics.observe_send(outcome=outcome.stat)
-                if len(pending) >= RECORD_GROUP or time.monotonic() - last_flush > RECORD_EVERY:
+            while True:
+                if (
+                    not exhausted
+                    and len(in_hand) <= self.threads
+                    and time.monotonic() - started < max_seconds
+                    and not self.services.stopping.is_set()
+                ):
+                    want = self._claim_size(len(in_hand))
+                    self.hold_lock()
+                    ANSWERING.quiet(YIELD_TO_ACKS)  # claims and records, too, let acks go first
+                    claimed = self.claim(want)
+                    stats.claimed += len(claimed)
+                    exhausted = len(claimed) < want
+                    in_hand.update(pool.submit(self._process_logged, item) for item in claimed)
+                if not in_hand:
+                    break
+                done, in_hand = wait(in_hand, timeout=RECORD_EVERY, return_when=FIRST_COMPLETED)
+                for future in done:
+                    delivery_id, outcome = future.result()
+                    setattr(stats, outcome.stat, getattr(stats, outcome.stat) + 1)
+                    if outcome.stat == "lost":
+                        continue  # not ours any more: nothing to record
+                    pending.append((delivery_id, outcome))
+                    if outcome.stat in ("sent", "failed", "retried"):
+                        self.services.metrics.observe_send(outcome=outcome.stat)
+                if pending and (
+                    len(pending) >= RECORD_GROUP or time.monotonic() - last_flush > RECORD_EVERY
+                ):
                     ANSWERING.quiet(YIELD_TO_ACKS)
                     self._record(pending)
                     pending, last_flush = [], time.monotonic()
         self._record(pending)
         return stats
 
+    def _claim_size(self, in_hand: int) -> int:
+        """Rows to claim now: enough to keep every thread busy, no more than the budget
+        can send well inside the lease (the rest stay free for other replicas)."""
+        want = max(self.threads, self.batch_size - in_hand)
+        rate = self.pacer.per_second
+        if rate:
+            window = max(1.0, (self.settings.send_lease_seconds - self._lease_margin()) / 2)
+            want = min(want, max(self.threads, int(rate * window)))
+        return want
+
     def _process_logged(self, item: _Claimed) -> tuple[int, _Outcome]:
         with log_context(delivery_id=item.delivery.id):
-            return item.delivery.id, self._process(item)
+            outcome = self._process(item)
+        outcome.fence = item.delivery.attempts
+        return item.delivery.id, outcome
 
     def reap(self) -> int:
         """Rows whose sender vanished mid-send go back to planned; having an
@@ -466,10 +497,23 @@ class Sender:
                 return _Outcome(DeliveryStatus.sent, channel=channel, ts=found, stat="reconciled")
         ANSWERING.quiet(YIELD_TO_ACKS)  # clicks being acked in this process go first
         message = self._render(item)
-        if not self._lease_left(d) or not self.pacer.wait_turn(
-            channel, stop=self.services.stopping
-        ):
-            return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
+        # Wait for the budget, never longer than the lease allows (the post must start
+        # while we hold the row); a longer wait hands the row back until then.
+        turn = self.pacer.wait_turn(
+            channel,
+            key=self._budget_key(person),
+            latest=self._post_deadline(d),
+            stop=self.services.stopping,
+        )
+        if not turn.ok:
+            due = max(d.due_at, self._from_pacer_time(turn.retry_at)) if turn.retry_at else None
+            return _Outcome(
+                DeliveryStatus.planned, due_at=due or d.due_at, counted=False, stat="deferred"
+            )
+        # Every wait is behind us: post only while the lease is still ours.
+        if not self._hold_lease(d):
+            log.warning("delivery %s: lease lapsed before the post; left to its new sender", d.id)
+            return _Outcome(DeliveryStatus.sending, counted=False, stat="lost")
         response = call_slack(
             lambda: client.chat_postMessage(
                 channel=channel,
@@ -496,10 +540,57 @@ class Sender:
             self._team_clients[token] = client
         return client
 
+    def _budget_key(self, person: Person) -> str:
+        """Whose posting budget a DM spends: the person's workspace in OAuth mode;
+        in single-workspace mode the one workspace of the bot token."""
+        return person.workspace_id if self._tokens is not None else ""
+
+    def _lease_margin(self) -> float:
+        """Seconds of lease a post needs: its own timeout, and some to spare."""
+        return self.settings.slack_timeout_seconds + 5.0
+
     def _lease_left(self, d: Delivery) -> bool:
         now = self.services.clock.now()
-        margin = timedelta(seconds=self.settings.slack_timeout_seconds + 5)
+        margin = timedelta(seconds=self._lease_margin())
         return d.lease_until is None or d.lease_until - now > margin
+
+    def _post_deadline(self, d: Delivery) -> float:
+        """The latest moment, on the pacer's clock, a post of `d` may start in its lease."""
+        if d.lease_until is None:
+            return float("inf")
+        left = (d.lease_until - self.services.clock.now()).total_seconds()
+        return self.pacer.now() + left - self._lease_margin()
+
+    def _from_pacer_time(self, at: float) -> datetime:
+        return self.services.clock.now() + timedelta(seconds=max(0.0, at - self.pacer.now()))
+
+    def _hold_lease(self, d: Delivery) -> bool:
+        """True while this claim still holds `d` with time for the post; renewed when
+        short. False when the row was reaped (and maybe claimed by another sender
+        since): then it is not ours to post. The claim's attempt number fences it, so
+        a re-claim by this same process is told apart from ours."""
+        if self._lease_left(d):
+            return True
+        now = self.services.clock.now()
+        until = now + timedelta(
+            seconds=max(self.settings.send_lease_seconds, 2 * self._lease_margin())
+        )
+        with self.services.session() as session:
+            result = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == d.id,
+                    Delivery.status == DeliveryStatus.sending,
+                    Delivery.lease_owner == self.owner,
+                    Delivery.attempts == d.attempts,
+                )
+                .values(lease_until=until, updated_at=now),
+                execution_options={"synchronize_session": False},
+            )
+            renewed = int(getattr(result, "rowcount", 0) or 0) == 1
+        if renewed:
+            d.lease_until = until
+        return renewed
 
     def _render(self, item: _Claimed) -> dict[str, Any]:
         if item.enrollment is None:
@@ -516,14 +607,18 @@ class Sender:
     def _after_failure(self, item: _Claimed, failure: SlackFailure) -> _Outcome:
         d = item.delivery
         now = self.services.clock.now()
+        key = self._budget_key(item.person)
         if failure.kind == "rate_limited":
-            self.pacer.pause(failure.retry_after)
-            return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
+            # The whole workspace waits (every replica, through the shared budget); this
+            # row is due again when the pause ends, so nobody claims it in between.
+            self.pacer.pause(failure.retry_after, key=key)
+            due = max(d.due_at, now + timedelta(seconds=failure.retry_after))
+            return _Outcome(DeliveryStatus.planned, due_at=due, counted=False, stat="deferred")
         if failure.kind == "auth":
             if self._tokens is not None:
                 self._tokens.forget(item.person.workspace_id)  # read it again next time
             log.error("Slack refused the bot token (%s); sending paused", failure.error)
-            self.pacer.pause(AUTH_PAUSE)
+            self.pacer.pause(AUTH_PAUSE, key=key)
             return _Outcome(DeliveryStatus.planned, due_at=d.due_at, counted=False, stat="deferred")
         if failure.kind == "permanent":
             log.warning("delivery %s failed for good: %s", d.id, failure.error)
@@ -644,6 +739,7 @@ class Sender:
                         {
                             "b_id": i,
                             "b_owner": self.owner,
+                            "b_fence": o.fence,
                             "b_channel": o.channel,
                             "b_ts": o.ts,
                             "b_now": now,
@@ -659,6 +755,7 @@ class Sender:
                         Delivery.id == delivery_id,
                         Delivery.status == DeliveryStatus.sending,
                         Delivery.lease_owner == self.owner,
+                        Delivery.attempts == outcome.fence,
                     )
                     .values(**_values(outcome, now)),
                     execution_options={"synchronize_session": False},
@@ -666,13 +763,15 @@ class Sender:
 
 
 _TABLE = cast(Table, Delivery.__table__)
-# Only while our lease stands: a reaped and re-claimed row is not ours to record.
+# Only while our claim stands: a reaped and re-claimed row is not ours to record (the
+# attempt number tells our claim from a later one by this same sender).
 _RECORD_SENT = (
     update(_TABLE)
     .where(
         _TABLE.c.id == bindparam("b_id"),
         _TABLE.c.status == DeliveryStatus.sending.value,
         _TABLE.c.lease_owner == bindparam("b_owner"),
+        _TABLE.c.attempts == bindparam("b_fence"),
     )
     .values(
         status=DeliveryStatus.sent.value,

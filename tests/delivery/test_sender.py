@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import FixedClock
@@ -143,7 +142,7 @@ def test_temporary_errors_retry_with_backoff_up_to_a_limit(
     # Pacing on the test clock: the one-second gap per conversation costs no real time.
     pacer = Pacer(
         0,
-        monotonic=lambda: clock.now().timestamp(),
+        now=lambda: clock.now().timestamp(),
         sleep=lambda s: clock.advance(timedelta(seconds=s)),
     )
     sender = Sender(services, pacer=pacer)
@@ -182,17 +181,31 @@ def test_temporary_errors_retry_with_backoff_up_to_a_limit(
 
 
 def test_a_429_pauses_the_budget_for_retry_after_and_nothing_is_lost(
-    services: Services, fake_slack: FakeSlack
+    services: Services, fake_slack: FakeSlack, clock: FixedClock
 ) -> None:
     _setup(services, fake_slack, ["U0ALICE", "U0BOB"])
-    fake_slack.inject("chat.postMessage", "rate_limited", retry_after=1)
-    sender = Sender(services)
-    started = time.monotonic()
-    sender.send_due()
-    sender.send_due()
-    assert time.monotonic() - started >= 0.9  # waited Retry-After
+    # Longer than a claim may wait inside its lease: whatever is in hand is handed back.
+    fake_slack.inject("chat.postMessage", "rate_limited", retry_after=60)
+
+    def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    pacer = Pacer(60, now=lambda: clock.now().timestamp(), sleep=sleep)
+    sender = Sender(services, pacer=pacer)
+    sender.threads = 1  # one post after the other, so the 429 comes before the second
+    first = sender.send_due()
+    # One post was answered 429: it and every post after it wait out Retry-After.
+    assert first.sent == 0 and first.deferred == 2
+    rows = _rows(services)
+    assert all(r.status == DeliveryStatus.planned for r in rows)
+    assert all(r.due_at >= clock.now() + timedelta(seconds=59) for r in rows)
+    assert sender.send_due().claimed == 0  # nobody claims them during the pause
+
+    clock.advance(timedelta(seconds=60))
+    assert sender.send_due().sent == 2
     assert [r.status for r in _rows(services)] == [DeliveryStatus.sent] * 2
     assert all(r.attempts == 1 for r in _rows(services))  # a 429 is not an attempt
+    assert len(fake_slack.calls_to("chat.postMessage")) == 3
 
 
 def test_do_not_disturb_defers_inside_the_window_or_to_the_next_one(
@@ -249,6 +262,8 @@ def test_two_nudges_to_one_person_are_a_second_apart(
     services: Services, fake_slack: FakeSlack
 ) -> None:
     _setup(services, fake_slack, ["U0ALICE"], [step("one", day=0), step("two", day=0)])
+    with services.session() as session:  # both due at once: the sender spaces them
+        session.execute(update(Delivery).values(due_at=services.clock.now()))
     Sender(services).send_due()
     posts = [c.time for c in fake_slack.calls_to("chat.postMessage")]
     assert len(posts) == 2 and posts[1] - posts[0] >= 0.95
