@@ -7,8 +7,11 @@ used the same way in all three places, so the README table is the whole story.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -554,8 +557,7 @@ class TomlSource(PydanticBaseSettingsSource):
             public = known.get(key.lower())
             if public is None:
                 raise ConfigError(
-                    f"{path}:{toml_line(text, key)}: {key}: unknown setting; "
-                    "see the settings table in README.md"
+                    f"{path}:{toml_line(text, key)}: {key}: unknown setting; {closest_name(key)}"
                 )
             out[public] = value
         return out
@@ -581,27 +583,145 @@ def toml_line(text: str, key: str) -> int:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build Settings or raise ConfigError with one line per wrong setting."""
+    """Build Settings or raise ConfigError with one line per wrong setting, each
+    saying where the value came from (environment, .env:LINE, config/nudgebot.toml:LINE)."""
+    env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    dotenv = DotenvFile(Path(env_file)) if isinstance(env_file, str | Path) else None
+    unknown = unknown_variables(os.environ, dotenv)
+    if unknown:
+        raise ConfigError("; ".join(unknown))
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        raise ConfigError(describe_validation_error(exc, dotenv=dotenv)) from None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+# Variables of the tools around the bot, not settings: the test suite's and the benchmarks'.
+_NOT_SETTINGS = ("NUDGEBOT_TEST_", "NUDGEBOT_BENCH_")
+
+
+class DotenvFile:
+    """The names a `.env` file sets, each with the line it is set on (the last wins,
+    as when it is read)."""
+
+    _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[str, int] = {}
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            for number, line in enumerate(text.splitlines(), start=1):
+                m = self._ASSIGNMENT.match(line)
+                if m:
+                    self.lines[m.group(1).upper()] = number
+
+    def line_of(self, name: str) -> int | None:
+        return self.lines.get(name.upper())
+
+
+def closest_name(name: str) -> str:
+    """' (did you mean NUDGEBOT_X?)' for a misspelt setting name, or ''."""
+    match = difflib.get_close_matches(name.upper(), env_names().values(), n=1, cutoff=0.6)
+    return f"did you mean {match[0]}?" if match else "see the settings table in README.md"
+
+
+def unknown_variables(environ: Mapping[str, str], dotenv: DotenvFile | None) -> list[str]:
+    """NUDGEBOT_* names no setting has, in the environment or .env: a typo there would
+    otherwise be ignored in silence while the setting keeps its default."""
+    known = set(env_names().values())
+
+    def unknown(name: str) -> bool:
+        upper = name.upper()
+        return (
+            upper.startswith("NUDGEBOT_")
+            and upper not in known
+            and not upper.startswith(_NOT_SETTINGS)
+        )
+
+    problems = [
+        f"environment variable {name}: unknown setting; {closest_name(name)}"
+        for name in sorted(environ)
+        if unknown(name)
+    ]
+    if dotenv is not None:
+        problems += [
+            f"{dotenv.path}:{line}: {name}: unknown setting; {closest_name(name)}"
+            for name, line in sorted(dotenv.lines.items(), key=lambda item: item[1])
+            if unknown(name)
+        ]
+    return problems
+
+
+def describe_validation_error(exc: ValidationError, *, dotenv: DotenvFile | None = None) -> str:
     names = env_names()
     toml_text = TomlSource.path.read_text("utf-8") if TomlSource.path.is_file() else ""
     lines = []
     for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "?"
-        public = names.get(field, field)
-        message = str(err["msg"]).removeprefix("Value error, ")
-        where = ""
-        if toml_text and re.search(rf"^\s*{public}\s*=", toml_text, re.M | re.I):
-            line = toml_line(toml_text, public)
-            where = f" ({TomlSource.path}:{line} unless set in the environment)"
+        loc = str(err["loc"][0]) if err["loc"] else "?"
+        # The location is the field's name or, read from a source, its public name.
+        field = next((f for f, public in names.items() if loc in (f, public)), loc)
+        public = names.get(field, loc)
+        message = plain_message(err, Settings.model_fields.get(field))
+        where = _where_set(public, dotenv, toml_text)
         lines.append(f"invalid setting {public}: {message}{where}")
     return "; ".join(lines)
+
+
+def _where_set(public: str, dotenv: DotenvFile | None, toml_text: str) -> str:
+    """Which source gave the value: the same order the settings are read in."""
+    if any(name.upper() == public for name in os.environ):
+        return " (set in the environment)"
+    line = dotenv.line_of(public) if dotenv is not None else None
+    if line is not None and dotenv is not None:
+        return f" (set in {dotenv.path}:{line})"
+    if toml_text and re.search(rf"^\s*{public}\s*=", toml_text, re.M | re.I):
+        return f" (set in {TomlSource.path}:{toml_line(toml_text, public)})"
+    return ""
+
+
+def plain_message(err: Any, field: FieldInfo | None) -> str:
+    """What is wrong, in words a person setting a variable uses (not pydantic's)."""
+    kind = str(err.get("type", ""))
+    got = err.get("input")
+    shown = f", got {got!r}" if isinstance(got, str | int | float) else ""
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"expected a whole number{_range(field)}{shown}"
+    if kind in ("float_parsing", "float_type"):
+        return f"expected a number{_range(field)}{shown}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return f"expected a number{_range(field)}{shown}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"expected true or false{shown}"
+    if kind == "literal_error":
+        options = str(err.get("ctx", {}).get("expected", "")).replace("'", "")
+        return f"expected one of {options}{shown}"
+    if kind.startswith("time_"):
+        return f"expected a time of day as HH:MM, for example 09:00{shown}"
+    if kind in ("string_too_short", "missing"):
+        return "must not be empty"
+    if kind in ("string_type", "dict_type", "list_type", "tuple_type"):
+        return f"expected text such as the README's settings table shows{shown}"
+    return str(err.get("msg", "invalid value")).rstrip(".").lower() + shown
+
+
+def _range(field: FieldInfo | None) -> str:
+    bounds: dict[str, float] = {}
+    for item in field.metadata if field is not None else ():
+        for name in ("ge", "gt", "le", "lt"):
+            if getattr(item, name, None) is not None:
+                bounds[name] = float(getattr(item, name))
+    low = f"{bounds['ge']:g}" if "ge" in bounds else ""
+    low = low or (f"above {bounds['gt']:g}" if "gt" in bounds else "")
+    high = f"{bounds['le']:g}" if "le" in bounds else ""
+    high = high or (f"below {bounds['lt']:g}" if "lt" in bounds else "")
+    if low and high:
+        return f" from {low} to {high}" if "ge" in bounds else f" {low} and at most {high}"
+    if low:
+        return f" of at least {low}" if "ge" in bounds else f" {low}"
+    return f" of at most {high}" if high else ""
 
 
 def display_value(value: Any) -> str:

@@ -96,8 +96,9 @@ def test_toml_errors_name_file_and_line(workdir: Path) -> None:
     )
     with pytest.raises(ConfigError) as err:
         load_settings()
-    assert str(err.value).startswith(
-        "config/nudgebot.toml:3: NUDGEBOT_WORKNG_HOURS: unknown setting"
+    assert str(err.value) == (
+        "config/nudgebot.toml:3: NUDGEBOT_WORKNG_HOURS: unknown setting; "
+        "did you mean NUDGEBOT_WORKING_HOURS?"
     )
 
 
@@ -112,7 +113,78 @@ def test_bad_toml_value_points_at_its_line(workdir: Path) -> None:
     (workdir / "config/nudgebot.toml").write_text('\n\nNUDGEBOT_WORKING_HOURS = "late"\n')
     with pytest.raises(ConfigError) as err:
         load_settings()
-    assert "(config/nudgebot.toml:3 unless set in the environment)" in str(err.value)
+    assert str(err.value).endswith("(set in config/nudgebot.toml:3)")
+
+
+def test_a_bad_value_in_dotenv_is_blamed_on_its_line_not_on_the_toml(workdir: Path) -> None:
+    (workdir / "config/nudgebot.toml").write_text('\nNUDGEBOT_WORKING_HOURS = "09:00-17:00"\n')
+    (workdir / ".env").write_text("# local\nSLACK_BOT_TOKEN=xoxb-1\nNUDGEBOT_WORKING_HOURS=late\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        "invalid setting NUDGEBOT_WORKING_HOURS: expected HH:MM-HH:MM, for example "
+        "09:00-17:30, got 'late' (set in .env:3)"
+    )
+
+
+def test_a_bad_value_in_the_environment_is_blamed_on_the_environment(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workdir / "config/nudgebot.toml").write_text("NUDGEBOT_WEEKLY_CAP = 3\n")
+    (workdir / ".env").write_text("NUDGEBOT_WEEKLY_CAP=4\n")
+    monkeypatch.setenv("NUDGEBOT_WEEKLY_CAP", "0")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        "invalid setting NUDGEBOT_WEEKLY_CAP: expected a number from 1 to 100, got '0' "
+        "(set in the environment)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("NUDGEBOT_PORT", "99999", "expected a number from 1 to 65535, got '99999'"),
+        ("NUDGEBOT_WEEKLY_CAP", "five", "expected a whole number from 1 to 100, got 'five'"),
+        ("NUDGEBOT_PREMORTEM_VOTE_HOURS", "0", "expected a number above 0 and at most 720"),
+        ("NUDGEBOT_RESPECT_DND", "maybe", "expected true or false, got 'maybe'"),
+        ("NUDGEBOT_PREMORTEM_TEMPLATE", "why-not", "expected one of why, risks or stakeholders"),
+        ("NUDGEBOT_DIGEST_TIME", "25:00", "expected a time of day as HH:MM, for example 09:00"),
+        ("NUDGEBOT_LOG_FORMAT", "xml", "expected one of auto, json or text, got 'xml'"),
+    ],
+)
+def test_wrong_values_are_described_in_plain_words(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value).startswith(f"invalid setting {name}: {expected}")
+    assert str(err.value).endswith("(set in the environment)")
+    for pydantic_words in ("Input should", "input is", "valid integer", "[type="):
+        assert pydantic_words not in str(err.value)
+
+
+def test_a_misspelt_variable_in_the_environment_is_an_error_naming_the_right_one(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NUDGEBOT_WEEKLY_CAPP", "3")
+    monkeypatch.setenv("NUDGEBOT_TEST_SOMETHING", "the test suite's own: not a setting")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        "environment variable NUDGEBOT_WEEKLY_CAPP: unknown setting; "
+        "did you mean NUDGEBOT_WEEKLY_CAP?"
+    )
+
+
+def test_a_misspelt_variable_in_dotenv_names_its_line_and_the_right_one(workdir: Path) -> None:
+    (workdir / ".env").write_text("SLACK_BOT_TOKEN=xoxb-1\n\nexport NUDGEBOT_WORKNG_DAYS=mon\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value) == (
+        ".env:3: NUDGEBOT_WORKNG_DAYS: unknown setting; did you mean NUDGEBOT_WORKING_DAYS?"
+    )
 
 
 def test_secrets_never_show_in_repr(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +222,7 @@ def test_cli_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "nudgebot: invalid setting NUDGEBOT_WORKING_HOURS: expected HH:MM-HH:MM, "
-        "for example 09:00-17:30, got 'whenever'"
+        "for example 09:00-17:30, got 'whenever' (set in the environment)"
     ]
     assert "Traceback" not in result.stderr
 
