@@ -43,6 +43,12 @@ def audit(
     end = parse_when(until, option="--until") if until else None
     services = runtime.migrated_services()
     with services.session() as session:
+        unknown = [a for a in actions if a not in service.known_actions(session)]
+        if unknown:
+            raise UserError(
+                f"--action {unknown[0]!r}: no such action; known: "
+                + ", ".join(sorted(service.known_actions(session)))
+            )
         rows = [
             service.as_row(e)
             for e in service.events(session, since=start, until=end, actions=actions)

@@ -116,6 +116,12 @@ def events(
     return list(session.scalars(query))
 
 
+def known_actions(session: Session) -> set[str]:
+    """Every action name there can be: this module's, and any a feature recorded."""
+    recorded = session.scalars(select(AuditEvent.action).distinct())
+    return {str(a) for a in Action} | set(recorded)
+
+
 def as_row(event: AuditEvent) -> dict[str, Any]:
     return {
         "at": event.at,

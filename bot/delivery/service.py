@@ -81,6 +81,9 @@ def enroll(
     `workspace_id` (OAuth mode): the user ids are those of that workspace.
     With `start_date`, each person starts at the beginning of that date in their
     own time zone (`default_tz` when they have none) instead of at `starts_at`."""
+    if enrolled_by == "cli":
+        # `nudgebot enroll` says only "cli"; the audit log names the login (docs/security.md).
+        enrolled_by = audit.cli_actor()
     version = latest_version(session, program_id)
     program = load_program_version(session, version.id)
     result = EnrollResult()
@@ -105,7 +108,7 @@ def enroll(
         elif enrollment is not None:
             enrollment.status = EnrollmentStatus.active
             result.enrolled.append(user_id)
-            _audit_enrollment(session, enrollment, user_id=user_id, now=now)
+            _audit_enrollment(session, enrollment, actor=enrolled_by, user_id=user_id, now=now)
         else:
             enrollment = Enrollment(
                 person_id=person.id,
@@ -123,7 +126,7 @@ def enroll(
             )
             session.add(enrollment)
             result.enrolled.append(user_id)
-            _audit_enrollment(session, enrollment, user_id=user_id, now=now)
+            _audit_enrollment(session, enrollment, actor=enrolled_by, user_id=user_id, now=now)
         session.flush()
         result.enrollment_ids.append(enrollment.id)
     return result
@@ -141,10 +144,11 @@ def _zone_of(person: Person, default_tz: str) -> str:
 
 
 def _audit_enrollment(
-    session: Session, enrollment: Enrollment, *, user_id: str, now: datetime
+    session: Session, enrollment: Enrollment, *, actor: str | None, user_id: str, now: datetime
 ) -> None:
+    # The one enrolling now: a stopped enrollment started again keeps its first enroller.
     audit.record(
-        session, actor=enrollment.enrolled_by or audit.SYSTEM,
+        session, actor=actor or audit.SYSTEM,
         action=audit.Action.enrollment_create, target=user_id,
         details={"program": enrollment.program_id, "source": enrollment.source,
                  "arm": enrollment.arm or "main"},

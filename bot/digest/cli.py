@@ -135,6 +135,9 @@ def show(runtime: Runtime, manager: str) -> None:
     """Print MANAGER's digest (a Slack user id) as its Block Kit JSON, without sending it."""
     services = runtime.migrated_services()
     with services.session() as session:
+        problem = service.not_a_manager(session, manager_user_id=manager)
+        if problem:
+            raise UserError(problem)
         result = manager_digest(
             session, manager_user_id=manager, now=services.clock.now(), settings=services.settings
         )

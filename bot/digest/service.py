@@ -304,6 +304,19 @@ def has_reports(
     return bool(found)
 
 
+def not_a_manager(session: Session, *, manager_user_id: str) -> str | None:
+    """Why there is no team digest for `manager_user_id` (one line), or None."""
+    if has_reports(session, manager_user_id=manager_user_id):
+        return None
+    known = session.scalar(select(Person.id).where(Person.slack_user_id == manager_user_id))
+    if known is None:
+        return f"no person with Slack user id {manager_user_id!r} (see `nudgebot people sync`)"
+    return (
+        f"nobody reports to {manager_user_id}, so there is no team digest "
+        "(managers come from `nudgebot org import`)"
+    )
+
+
 def managers(session: Session, *, workspace_id: str | None = None) -> list[str]:
     """Everyone who has at least one active direct report (in `workspace_id`, when given)."""
     query = select(Person.manager_slack_user_id).where(

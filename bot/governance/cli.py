@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.audit.service import cli_actor
+from bot.errors import UserError
 from bot.governance import service
 from bot.runtime import Runtime, pass_runtime
 from bot.services import Services
@@ -35,6 +36,9 @@ def export_user(runtime: Runtime, user: str, workspace: str | None, output: Path
     with services.session() as session:
         subject = service.find_subject(session, user=user, workspace_id=workspace)
         data = service.export(session, subject=subject, actor=cli_actor(), now=services.clock.now())
+    if not any(data["tables"].values()):
+        # Said after the session, so the request itself stays in the audit log.
+        raise UserError(f"nothing is held about {user}; no export written (is the id right?)")
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     if output is None:
         sys.stdout.write(text + "\n")
@@ -61,8 +65,10 @@ def forget(runtime: Runtime, user: str, workspace: str | None, yes: bool) -> Non
         )
     total = sum(touched.values())
     if not total:
-        click.echo(f"nothing held about {user}; nothing erased (recorded in the audit log)")
-        return
+        raise UserError(
+            f"nothing is held about {user}; nothing erased (is the id right? "
+            "the request is in the audit log)"
+        )
     detail = ", ".join(f"{table} {count}" for table, count in sorted(touched.items()))
     click.echo(
         f"forgot {user}: {total} row(s) erased or unlinked" + (f" ({detail})" if detail else "")

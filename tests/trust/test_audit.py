@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import timedelta
 
@@ -14,7 +15,12 @@ from bot.audit import service as audit
 from bot.audit.cli import audit as audit_command
 from bot.audit.models import AuditEvent
 from bot.clock import FixedClock
+from bot.delivery.models import Enrollment
+from bot.people.models import Person
 from bot.services import Services
+from bot.settings import Settings
+from tests.delivery.clihelp import run_cli
+from tests.delivery.conftest import step, store_program
 
 
 def _record_three(session: Session, clock: FixedClock) -> None:
@@ -104,3 +110,25 @@ def test_an_event_rolls_back_with_the_change_it_describes(
         raise RuntimeError("the role change failed")
     with services.session() as session:
         assert audit.events(session) == []
+
+
+def test_an_enrollment_from_the_command_line_is_audited_as_cli_and_the_login(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, services: Services
+) -> None:
+    with services.session() as session:
+        store_program(session, "feedback", [step("ask", day=1)])
+        session.add(Person(slack_user_id="U0EMP0001", workspace_id="T0TEST", name="Emp"))
+    monkeypatch.setattr(getpass, "getuser", lambda: "ops-jo")
+
+    result = run_cli(monkeypatch, settings, "enroll", "feedback", "--user", "U0EMP0001")
+
+    assert result.code == 0, result.err
+    with services.session() as session:
+        event = session.scalars(select(AuditEvent)).one()
+        enrolled_by = session.scalar(select(Enrollment.enrolled_by))
+    assert (event.actor, event.action, event.target) == (
+        "cli:ops-jo",
+        "enrollment.create",
+        "U0EMP0001",
+    )
+    assert enrolled_by == "cli:ops-jo"  # as docs/security.md says
