@@ -163,3 +163,40 @@ def test_twenty_percent_faults_deliver_everything_deliverable_once_and_fail_the_
         if c.fault is None and c.response and c.response.get("error") == "user_disabled"
     ]
     assert len(answered) == len(gone)
+
+
+def test_a_retry_after_longer_than_the_lease_doubles_no_nudge(
+    real_time: Services, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Slack answers one post 429 with a Retry-After longer than a claim's lease. Every
+    sender of the workspace waits it out; none may post a row after its lease lapsed
+    (another sender may have reclaimed it by then), and none is left unsent."""
+    services = real_time
+    users = seed(services, fake_slack, 300, now=datetime.now(UTC))
+    lease = 15  # the shortest lease the settings allow
+    fake_slack.inject_random(
+        "chat.postMessage", share=0.05, seed=3, times=1, kinds=["rate_limited"],
+        retry_after=lease + 5,
+    )  # fmt: skip
+    env = worker_env(
+        services,
+        fake_slack,
+        NUDGEBOT_SEND_LEASE_SECONDS=str(lease),
+        NUDGEBOT_SLACK_TIMEOUT_SECONDS="2",
+        NUDGEBOT_SEND_RATE_PER_MINUTE="6000",
+    )
+    processes = 1 if services.engine.dialect.name == "sqlite" else 2
+    workers = [start_worker(env, tmp_path / f"w{i}.log") for i in range(processes)]
+    assert wait_for(lambda: all_done(services, len(users)), 120), counts(services)
+    for worker in workers:
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0
+
+    limited = [c for c in fake_slack.calls_to("chat.postMessage") if c.status == 429]
+    assert len(limited) == 1
+    per_user = nudges_per_user(fake_slack, users)
+    assert len(per_user) == len(users) and set(per_user.values()) == {1}
+    _sent_rows_match_slack(services, fake_slack)
+    # Every post after the 429 waited out Retry-After, in both senders.
+    later = [c.time for c in fake_slack.calls_to("chat.postMessage") if c.time > limited[0].time]
+    assert later and min(later) >= limited[0].time + lease + 5 - 0.5

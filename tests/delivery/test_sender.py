@@ -293,3 +293,24 @@ def test_a_repetition_of_a_settled_step_is_not_sent(
     assert stats.skipped == 1 and stats.sent == 0
     assert len(_nudges(fake_slack, "U0ALICE")) == 1
     assert _rows(services)[1].status == DeliveryStatus.skipped
+
+
+def test_a_slow_post_holds_up_only_its_own_nudge(
+    services: Services, fake_slack: FakeSlack
+) -> None:
+    users = [f"U0P{i:04d}" for i in range(20)]
+    _setup(services, fake_slack, users)
+    # The first post is carried out at once, but its answer comes five seconds late.
+    fake_slack.inject("chat.postMessage", "slow", seconds=5.0)
+    sender = Sender(services, batch_size=5)
+    sender.threads = 2
+    assert sender.send_due().sent == 20
+
+    posts = fake_slack.calls_to("chat.postMessage")
+    (slow,) = [c for c in posts if c.fault == "slow"]
+    others = [c for c in posts if c is not slow]
+    assert len(others) == 19
+    # The other thread went on claiming and posting while that answer was awaited:
+    # nobody else's nudge waited for it (in batches, 15 of them did).
+    assert max(c.time for c in others) < slow.time + 5.0
+    assert all(r.status == DeliveryStatus.sent for r in _rows(services))
