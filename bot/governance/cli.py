@@ -79,7 +79,7 @@ def forget(runtime: Runtime, user: str, workspace: str | None, yes: bool) -> Non
 @pass_runtime
 def retention(runtime: Runtime) -> None:
     """Purge proof events and reflections older than NUDGEBOT_RETENTION_DAYS now
-    (`nudgebot run` does it daily)."""
+    (`nudgebot run` does it every hour)."""
     services = runtime.migrated_services()
     purged = run_retention(services)
     if not purged:

@@ -1,4 +1,4 @@
-"""No Slack listeners: only the daily retention tick, registered with the app."""
+"""No Slack listeners: only the hourly retention tick, registered with the app."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ class PersonalData:
 
 @dataclass(frozen=True)
 class Retention:
-    """Rows of `table` older than the retention period (by `time_column`) are purged daily."""
+    """Rows of `table` older than the retention period (by `time_column`) are purged hourly."""
 
     table: Table
     time_column: str
@@ -109,7 +109,7 @@ def register_personal_data(
 def register_retention(
     table_or_model: Any, time_column: str, *, rollup: Rollup | None = None
 ) -> None:
-    """Purge rows older than NUDGEBOT_RETENTION_DAYS by `time_column`, daily."""
+    """Purge rows older than NUDGEBOT_RETENTION_DAYS by `time_column`, hourly."""
     table = as_table(table_or_model)
     if not _has_columns(table, time_column):
         return
