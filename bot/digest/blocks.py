@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.digest.experiments import arm_label
+from bot.digest.weeks import week_label
 
 if TYPE_CHECKING:
     from bot.digest.impact import ImpactBrief
@@ -61,7 +62,7 @@ def _fit(out: list[Block]) -> list[Block]:
 
 def manager_digest_text(digest: ManagerDigest) -> str:
     """The notification text (what shows in the push and for screen readers)."""
-    return f"Your team's behaviors, week of {digest.week.first_day:%d %b %Y}"
+    return f"Your team's behaviors, {week_label(digest.week.first_day)}"
 
 
 def manager_digest_blocks(digest: ManagerDigest) -> list[Block]:

@@ -124,7 +124,7 @@ def send(runtime: Runtime, dry_run: bool) -> None:
     sent = send_due_digests(services, dry_run=dry_run)
     verb = "due" if dry_run else "sent"
     for item in sent:
-        click.echo(f"{verb}: {item.kind.value} digest to {item.recipient} (week {item.week_start})")
+        click.echo(f"{verb}: {item.kind.value} digest to {item.recipient} ({item.week})")
     click.echo(f"{len(sent)} digest(s) {verb}")
 
 

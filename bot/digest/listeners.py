@@ -21,7 +21,13 @@ from bot.digest.impact import impact_brief
 from bot.digest.models import DigestKind
 from bot.digest.programs import ld_digest
 from bot.digest.team import manager_digest, reader_zone
-from bot.digest.weeks import anchor_day, digest_moment, digest_weekday, weeks_before
+from bot.digest.weeks import (
+    anchor_day,
+    digest_moment,
+    digest_weekday,
+    week_label,
+    weeks_before,
+)
 from bot.errors import UserError
 from bot.log import log_context
 from bot.people.models import Person, Role
@@ -180,7 +186,7 @@ def metric_hook(services: Services, body: bytes, headers: dict[str, str]) -> Hoo
 class DueDigest:
     kind: DigestKind
     recipient: str
-    week_start: str
+    week: str  # the week the digest covers, worded as in the DM ("week of 23 Nov 2026")
     workspace_id: str = ""
 
 
@@ -243,8 +249,9 @@ def _send_one(
         content = _digest_content(session, services, kind, recipient, anchor, zone, scope)
         if content is None:
             return None
+        covered = week_label(weeks_before(anchor, 1, zone=zone)[0].first_day)
         if dry_run:
-            return DueDigest(kind, recipient, anchor.isoformat(), workspace)
+            return DueDigest(kind, recipient, covered, workspace)
         claim = service.claim_digest(
             session, kind=kind, recipient=recipient, week_start=anchor, now=now,
             workspace_id=workspace,
@@ -252,7 +259,7 @@ def _send_one(
         if claim is None:
             return None
         claim_id = claim.id
-    return _deliver(services, claim_id, kind, recipient, anchor.isoformat(), content, workspace)
+    return _deliver(services, claim_id, kind, recipient, covered, content, workspace)
 
 
 def _digest_content(
@@ -275,7 +282,7 @@ def _digest_content(
         return blocks.manager_digest_text(digest), blocks.manager_digest_blocks(digest)
     week = weeks_before(anchor, 1, zone=zone)[0]
     ld = ld_digest(session, week=week, now=now, settings=settings, workspace_id=scope)
-    return f"L&D digest, week of {week.first_day:%d %b %Y}", blocks.ld_digest_blocks(ld)
+    return f"L&D digest, {week_label(week.first_day)}", blocks.ld_digest_blocks(ld)
 
 
 def _deliver(

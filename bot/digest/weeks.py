@@ -20,6 +20,11 @@ class Week:
     end: datetime
 
 
+def week_label(first_day: date) -> str:
+    """How every digest names the week it covers: in the DM, its header and the CLI."""
+    return f"week of {first_day:%d %b %Y}"
+
+
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 

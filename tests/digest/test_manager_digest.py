@@ -183,6 +183,10 @@ def test_weekly_digest_goes_out_at_the_managers_local_monday_nine_once(
     assert [(s.kind, s.recipient) for s in sent if s.kind == DigestKind.manager] == [
         (DigestKind.manager, MANAGER)
     ]
+    # `nudgebot digest send` prints the week the digest covers, worded as the DM words it.
+    (item,) = [s for s in sent if s.recipient == MANAGER]
+    assert item.week == "week of 16 Nov 2026"
+    assert fake_slack.dm_messages(MANAGER)[0]["text"].endswith(item.week)
     clock.advance(timedelta(minutes=5))
     # The next tick, or another replica: no repeat.
     assert [s for s in send_due_digests(services) if s.recipient == MANAGER] == []
