@@ -113,7 +113,8 @@ def main() -> None:
             rows,
         )
     )
-    publish("delivery_cost", "Sender cost without a rate limit", body)
+    measured_on = [args.database_url, None] if len(rows) > 1 else args.database_url
+    publish("delivery_cost", "Sender cost without a rate limit", body, database=measured_on)
 
 
 if __name__ == "__main__":
