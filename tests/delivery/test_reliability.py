@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -188,15 +189,22 @@ def test_a_retry_after_longer_than_the_lease_doubles_no_nudge(
     processes = 1 if services.engine.dialect.name == "sqlite" else 2
     workers = [start_worker(env, tmp_path / f"w{i}.log") for i in range(processes)]
     assert wait_for(lambda: all_done(services, len(users)), 120), counts(services)
+    limited = [c for c in fake_slack.calls_to("chat.postMessage") if c.status == 429]
+    assert len(limited) == 1
+    # Keep the senders running until the pause is over, so a sender that slept through
+    # it with rows in hand gets its chance to post them a second time.
+    resumed = limited[0].time + lease + 5 + 2
+    assert wait_for(lambda: time.time() > resumed, 60)
     for worker in workers:
         worker.terminate()
         assert worker.wait(timeout=30) == 0
 
-    limited = [c for c in fake_slack.calls_to("chat.postMessage") if c.status == 429]
-    assert len(limited) == 1
     per_user = nudges_per_user(fake_slack, users)
     assert len(per_user) == len(users) and set(per_user.values()) == {1}
     _sent_rows_match_slack(services, fake_slack)
-    # Every post after the 429 waited out Retry-After, in both senders.
-    later = [c.time for c in fake_slack.calls_to("chat.postMessage") if c.time > limited[0].time]
-    assert later and min(later) >= limited[0].time + lease + 5 - 0.5
+    # Both senders waited out Retry-After: past the posts already on their way when the
+    # 429 came back, nothing was posted until it had passed.
+    at = limited[0].time
+    posts = [c.time for c in fake_slack.calls_to("chat.postMessage")]
+    assert not [t for t in posts if at + 1.0 < t < at + lease + 5 - 0.5]
+    assert [t for t in posts if t >= at + lease + 5 - 0.5]
