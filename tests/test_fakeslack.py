@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import parse_qsl
@@ -28,6 +29,7 @@ from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     FixedValueRetryIntervalCalculator,
     RateLimitErrorRetryHandler,
+    builtin_handlers,
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
@@ -429,13 +431,17 @@ def test_a_bolt_app_accepts_what_the_driver_sends(
 # -- faults and retries -------------------------------------------------------
 
 
-def test_429_is_retried_by_rate_limit_handler(fake: FakeSlack) -> None:
-    fake.inject("chat.postMessage", "rate_limited", retry_after=1, times=1)
+def test_429_is_retried_by_rate_limit_handler(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.inject("chat.postMessage", "rate_limited", retry_after=7, times=1)
+    # What slack_sdk waits is read from its own sleep, not from the wall clock.
+    waited: list[float] = []
+    monkeypatch.setattr(builtin_handlers, "time", SimpleNamespace(sleep=waited.append))
     client = client_for(fake, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
-    started = time.monotonic()
     response = client.chat_postMessage(channel="C0GENERAL", text="after a 429")
     assert response["ok"]
-    assert time.monotonic() - started >= 1.0  # slack_sdk honoured Retry-After
+    assert len(waited) == 1 and waited[0] >= 7  # slack_sdk honoured the Retry-After
     first, second = fake.calls_to("chat.postMessage")
     assert (first.status, first.fault, second.status, second.fault) == (
         429,
@@ -496,10 +502,11 @@ def test_drop_after_commit_delivers_but_loses_the_answer(fake: FakeSlack) -> Non
 
 
 def test_slow_answer_times_out_then_retry_succeeds(fake: FakeSlack) -> None:
-    fake.inject("chat.postMessage", "slow", seconds=3)
+    # An answer a minute late against a one-second timeout: no machine is that slow.
+    fake.inject("chat.postMessage", "slow", seconds=60)
     with pytest.raises((TimeoutError, URLError)):
         client_for(fake, timeout=1).chat_postMessage(channel="C0GENERAL", text="slow")
-    assert client_for(fake, timeout=1).chat_postMessage(channel="C0GENERAL", text="again")["ok"]
+    assert client_for(fake).chat_postMessage(channel="C0GENERAL", text="again")["ok"]
     # Slack carried the slow call out: a client that retries after a timeout
     # has posted twice. That is exactly what an idempotent bot must handle.
     assert [m["text"] for m in fake.messages("C0GENERAL")] == ["slow", "again"]
@@ -1004,7 +1011,7 @@ def test_handler_exception_answers_500_json(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_stop_is_prompt_and_leaves_no_threads() -> None:
     server = FakeSlack().start()
-    server.inject("auth.test", "slow", seconds=30)
+    server.inject("auth.test", "slow", seconds=3600)  # waited out, the test could not end
     caller = threading.Thread(
         target=lambda: raw_post(server.base_url + "auth.test", b"", bearer(server)), daemon=True
     )
@@ -1012,12 +1019,10 @@ def test_stop_is_prompt_and_leaves_no_threads() -> None:
     deadline = time.monotonic() + 5
     while not server.calls and time.monotonic() < deadline:
         time.sleep(0.01)
-    started = time.monotonic()
     server.stop()
     server.stop()  # idempotent
-    caller.join(timeout=5)
-    assert time.monotonic() - started < 3  # the slow handler was woken, not waited out
-    assert not caller.is_alive()
+    caller.join(timeout=120)  # a bound for a hung test only: an hour's wait is what it catches
+    assert not caller.is_alive()  # the slow handler was woken, not waited out
     assert not [t for t in threading.enumerate() if t.name == "fakeslack"]
     with pytest.raises(RuntimeError):
         _ = server.base_url

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from urllib.error import HTTPError
@@ -12,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.app import ListenerPool
 from bot.clock import FixedClock
 from bot.delivery.models import Delivery, DeliveryStatus
 from bot.delivery.planner import enroll_and_plan
@@ -139,6 +139,12 @@ def test_webhook_input_errors_are_4xx_with_a_reason(
     assert _queued(services) == {}
 
 
+def _settled(bot: RunningBot) -> None:
+    """Wait for the bot's own idle signal: no listener running or queued behind acks."""
+    pool = bot.app.listener_runner.listener_executor
+    assert isinstance(pool, ListenerPool) and pool.wait_idle(10), "a listener never finished"
+
+
 def test_slack_events_fire_the_steps_their_program_names(
     bot: RunningBot, services: Services, enrolled: None, clock: FixedClock
 ) -> None:
@@ -171,7 +177,7 @@ def test_slack_events_fire_the_steps_their_program_names(
 
     expected = {"welcome", "answer-tip", "celebrate", "home-tip"}
     assert wait_until(lambda: set(_queued(services)) == expected)
-    time.sleep(0.3)  # the non-matching events had their chance too
+    _settled(bot)  # the non-matching events had their chance too: every listener is done
     queued = _queued(services)
     assert set(queued) == expected and all(len(rows) == 1 for rows in queued.values())
     assert queued["welcome"][0].due_at == NOW + timedelta(minutes=15)
@@ -179,7 +185,7 @@ def test_slack_events_fire_the_steps_their_program_names(
 
     # Firing again while the step still waits adds nothing.
     driver.event({"type": "app_home_opened", "user": "U0ANA", "tab": "home"})
-    time.sleep(0.3)
+    _settled(bot)
     assert len(_queued(services)["home-tip"]) == 1
 
 

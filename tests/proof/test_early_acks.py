@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
+from collections.abc import Callable
 
 import pytest
 
@@ -23,16 +23,37 @@ from tests.proof.conftest import World, wait_for
 USER = "U0ALICE01"
 # Long enough that only the end of the answer in flight can release the work.
 HELD = 30.0
-# Long enough for the work to have happened, were it not held.
-SETTLE = 0.3
+
+
+@pytest.fixture
+def at_the_gate(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], threading.Event]:
+    """`at_the_gate(thread_name)`: an event set once that thread waits at ANSWERING for
+    the answers in flight to be out. While one is in flight the wait cannot end
+    before HELD seconds, so anything behind the gate has provably not run yet:
+    no sleep and no guess at how long "not yet" takes on this machine."""
+    waiting: dict[str, threading.Event] = {}
+    original = ANSWERING.quiet
+
+    def quiet(timeout: float) -> bool:
+        event = waiting.get(threading.current_thread().name)
+        if event is not None:
+            event.set()
+        return original(timeout)
+
+    monkeypatch.setattr(ANSWERING, "quiet", quiet)
+    return lambda name: waiting.setdefault(name, threading.Event())
 
 
 def test_a_click_is_acked_at_once_and_its_work_waits_for_answers_in_flight(
-    bot: RunningBot, world: World, monkeypatch: pytest.MonkeyPatch
+    bot: RunningBot,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    at_the_gate: Callable[[str], threading.Event],
 ) -> None:
     monkeypatch.setattr(acks, "LISTENER_YIELD_SECONDS", HELD)
     nudge = world.send(USER, "ask-three")
     with ANSWERING:  # another person's click, still being answered
+        held = at_the_gate("after-acks")
         response = bot.driver.block_actions(
             user_id=USER,
             actions=[{"action_id": "nudge_done"}],
@@ -40,7 +61,7 @@ def test_a_click_is_acked_at_once_and_its_work_waits_for_answers_in_flight(
             channel_id=nudge.channel,
         )
         assert response.status == 200 and response.acked_in_time
-        time.sleep(SETTLE)
+        assert held.wait(10), "the listener never reached the gate"
         assert world.events(nudge.delivery_id) == []  # the Done waits its turn ...
         assert bot.fake.calls_to("chat.update") == []
     # ... and is logged and shown once the answers in flight are out.
@@ -49,7 +70,11 @@ def test_a_click_is_acked_at_once_and_its_work_waits_for_answers_in_flight(
 
 
 def test_the_sender_posts_once_the_answers_in_flight_are_out(
-    services: Services, world: World, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+    services: Services,
+    world: World,
+    fake_slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    at_the_gate: Callable[[str], threading.Event],
 ) -> None:
     monkeypatch.setattr(sender_module, "YIELD_TO_ACKS", HELD)
     enrollment = world.enrollment(USER)
@@ -65,9 +90,12 @@ def test_the_sender_posts_once_the_answers_in_flight_are_out(
         )
     sender = Sender(services)
     with ANSWERING:
-        sending = threading.Thread(target=sender.send_due, kwargs={"max_seconds": 60})
+        held = at_the_gate("sender-under-test")
+        sending = threading.Thread(
+            target=sender.send_due, kwargs={"max_seconds": 60}, name="sender-under-test"
+        )
         sending.start()
-        time.sleep(SETTLE)
+        assert held.wait(10), "the sender never reached the gate"
         assert fake_slack.dm_messages(USER) == []  # held while Slack waits for an answer
     sending.join(timeout=30)
     assert not sending.is_alive()
@@ -103,7 +131,11 @@ COMMANDS = {
 
 @pytest.mark.parametrize("case", list(COMMANDS))
 def test_a_slash_command_is_acked_at_once_and_its_work_waits_for_answers_in_flight(
-    bot: RunningBot, world: World, monkeypatch: pytest.MonkeyPatch, case: str
+    bot: RunningBot,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    at_the_gate: Callable[[str], threading.Event],
+    case: str,
 ) -> None:
     command, text, done, handle = COMMANDS[case]
     monkeypatch.setattr(acks, "LISTENER_YIELD_SECONDS", HELD)
@@ -111,11 +143,12 @@ def test_a_slash_command_is_acked_at_once_and_its_work_waits_for_answers_in_flig
     world.enrollment(USER)
     bot.fake.add_channel(CHANNEL, name="planning", members=[USER])
     with ANSWERING:  # another person's request, still being answered
+        held = at_the_gate("after-acks")
         response = bot.driver.slash_command(command, text, user_id=USER, channel_id=CHANNEL)
         # Answered at once, with nothing in it: the reply, the form or the board follow.
         assert response.status == 200 and response.acked_in_time
         assert response.body == ""
-        time.sleep(SETTLE)
+        assert held.wait(10), "the listener never reached the gate"
         assert not done(bot, getattr(response, handle))  # the work waits its turn ...
     # ... and the person gets what they asked for once the answers in flight are out.
     wait_for(lambda: done(bot, getattr(response, handle)))
