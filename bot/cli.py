@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
+import socket
 import sys
+import traceback
 from collections.abc import Sequence
+from urllib.error import URLError
 
 import click
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bot import migrate
 from bot.app import FEATURES
-from bot.errors import NudgebotError, UserError
+from bot.errors import ConfigError, NudgebotError, ServiceUnavailable, UserError
 from bot.log import configure_logging
 from bot.output import render
-from bot.runtime import Runtime, pass_runtime
+from bot.runtime import TOKEN_ERRORS, Runtime, missing_sqlite_file, pass_runtime
 from bot.settings import display_value, env_names, settings_markdown
+from bot.slack.client import MANIFEST_HINT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -66,6 +72,8 @@ def upgrade(runtime: Runtime, revision: str) -> None:
 @pass_runtime
 def downgrade(runtime: Runtime, revision: str) -> None:
     """Revert migrations down to REVISION (default: one step; `base` for all)."""
+    migrate.check_revision(revision)
+    runtime.existing_services()
     migrate.downgrade(runtime.settings.database_url, revision)
     click.echo(f"database at {migrate.current_revision(runtime.services.engine) or 'base'}")
 
@@ -74,7 +82,9 @@ def downgrade(runtime: Runtime, revision: str) -> None:
 @pass_runtime
 def current(runtime: Runtime) -> None:
     """Show the database's revision and whether migrations are pending."""
-    here = migrate.current_revision(runtime.services.engine)
+    # An SQLite file not made yet is at base; reading it would create it.
+    absent = missing_sqlite_file(runtime.settings.database_url) is not None
+    here = None if absent else migrate.current_revision(runtime.services.engine)
     head = migrate.head_revision()
     state = "up to date" if here == head else f"behind; newest is {head}"
     click.echo(f"{here or 'base'} ({state})")
@@ -84,10 +94,10 @@ def current(runtime: Runtime) -> None:
 @pass_runtime
 def check(runtime: Runtime) -> None:
     """Exit non-zero when the models and the migrated database disagree."""
-    services = runtime.services
-    if migrate.pending(services.engine):
+    absent = missing_sqlite_file(runtime.settings.database_url) is not None
+    if absent or migrate.pending(runtime.services.engine):
         raise UserError("migrations are pending; run `nudgebot db upgrade`, then check again")
-    drift = migrate.model_drift(services.engine)
+    drift = migrate.model_drift(runtime.services.engine)
     if drift:
         raise UserError(
             f"models and migrations disagree ({len(drift)} difference(s)): "
@@ -125,6 +135,9 @@ _add_feature_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command; any failure is one line on stderr and the exit code of the
+    README's table: 1 the command could not do it, 2 configuration, 3 not allowed,
+    4 the database or Slack cannot be reached (nothing changed; try again)."""
     try:
         result = cli.main(args=argv, prog_name="nudgebot", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -135,21 +148,60 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         click.echo("nudgebot: aborted", err=True)
         sys.exit(1)
-    except NudgebotError as exc:
-        message = str(exc)
-        # Several lines are several `file:line: field: …` errors, printed as they are.
-        click.echo(message if "\n" in message else f"nudgebot: {message}", err=True)
-        sys.exit(exc.exit_code)
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        click.echo(f"nudgebot: database error: {reason} (check DATABASE_URL)", err=True)
-        sys.exit(1)
-    except SQLAlchemyError as exc:
-        click.echo(f"nudgebot: database error: {str(exc).splitlines()[0]}", err=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # each kind becomes one line; see `explain`
+        message, code = explain(exc)
+        # Several lines are several `file:line: field: …` errors, printed as they are.
+        click.echo(message if "\n" in message else f"nudgebot: {message}", err=True)
+        if code == EXIT_BUG and logging.getLogger().isEnabledFor(logging.DEBUG):
+            traceback.print_exception(exc)
+        sys.exit(code)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+EXIT_FAILED, EXIT_BUG = 1, 1
+EXIT_CONFIG, EXIT_UNREACHABLE = ConfigError.exit_code, ServiceUnavailable.exit_code
+
+
+def explain(exc: Exception) -> tuple[str, int]:
+    """(the one line to print, the exit code) for a failure of a command."""
+    if isinstance(exc, NudgebotError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return (
+            f"cannot reach the database: {_first_line(exc.orig or exc)} (check DATABASE_URL); "
+            "nothing was changed",
+            EXIT_UNREACHABLE,
+        )
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error: {_first_line(getattr(exc, 'orig', None) or exc)}", EXIT_FAILED
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error", "unknown_error"))
+        if error in TOKEN_ERRORS:
+            return f"Slack refused SLACK_BOT_TOKEN ({error}); {MANIFEST_HINT}", EXIT_CONFIG
+        method = str(getattr(exc.response, "api_url", "")).rstrip("/").rsplit("/", 1)[-1]
+        return f"Slack refused {method or 'a request'}: {error}", EXIT_FAILED
+    if isinstance(exc, URLError | ConnectionError | TimeoutError | socket.gaierror):
+        reason = exc.reason if isinstance(exc, URLError) else exc
+        return (
+            f"cannot reach Slack ({_first_line(reason)}); check SLACK_API_URL and the network",
+            EXIT_UNREACHABLE,
+        )
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or _first_line(exc)}", EXIT_FAILED
+    return (
+        f"unexpected error: {type(exc).__name__}: {_first_line(exc)} "
+        "(NUDGEBOT_LOG_LEVEL=DEBUG shows where; please report it)",
+        EXIT_BUG,
+    )
+
+
+def _first_line(value: object) -> str:
+    lines = str(value).strip().splitlines()
+    return lines[0] if lines else type(value).__name__
 
 
 if __name__ == "__main__":

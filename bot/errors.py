@@ -25,3 +25,10 @@ class PermissionDenied(NudgebotError):
     """The actor may not do this. Listeners turn it into an ephemeral explanation."""
 
     exit_code = 3
+
+
+class ServiceUnavailable(NudgebotError):
+    """The database or Slack cannot be reached now. Nothing was changed; the same
+    command may work later. Its own exit code, so a script can tell it from bad input."""
+
+    exit_code = 4

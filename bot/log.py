@@ -56,6 +56,13 @@ _EXPECTED_NOISE = (
     # Bolt reads SLACK_BOT_TOKEN from the environment itself and warns that the
     # client we hand it, made from the same setting, wins.
     ("slack_bolt", "`token` will be unused"),
+    # slack_sdk logs each failed attempt to reach Slack at ERROR, and each retry: a
+    # Slack outage would be several lines a second. The caller reports the failure
+    # once (a command's one line, a tick's outage lines), and every attempt is
+    # counted in nudgebot_slack_errors_total.
+    ("slack_sdk", "Failed to send a request to Slack API server"),
+    ("slack_sdk", "A retry handler found"),
+    ("slack_sdk", "Going to retry the same request"),
 )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, inspect, text
 
 import bot
 from bot.db import normalize_url
+from bot.errors import UserError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -43,6 +44,7 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "heads") -> None:
     from alembic import command
 
+    check_revision(revision)
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -57,6 +59,7 @@ def upgrade_if_pending(engine: Engine, database_url: str) -> bool:
 def downgrade(database_url: str, revision: str = "-1") -> None:
     from alembic import command
 
+    check_revision(revision)
     command.downgrade(alembic_config(database_url), revision)
 
 
@@ -71,6 +74,12 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision(s): those no migration file names as its down_revision."""
+    revisions, parents = _graph()
+    return ",".join(sorted(revisions - parents)) or None
+
+
+def _graph() -> tuple[set[str], set[str]]:
+    """(every revision, every revision some migration builds on), from the files."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in VERSIONS_DIR.glob("*.py"):
@@ -80,7 +89,24 @@ def head_revision() -> str | None:
         revisions.add(ast.literal_eval(fields["revision"].strip()))
         down = ast.literal_eval(fields.get("down_revision", "None").strip())
         parents.update([down] if isinstance(down, str) else (down or ()))
-    return ",".join(sorted(revisions - parents)) or None
+    return revisions, parents
+
+
+_RELATIVE = re.compile(r"^(heads?|base)?[+-]\d+$")
+
+
+def check_revision(revision: str) -> None:
+    """Refuse a revision no migration has, before Alembic touches (or creates) the
+    database: `head`/`heads`, `base`, steps like `-1` or `+2`, or a revision id
+    (or the start of one), as Alembic reads them."""
+    if revision in ("head", "heads", "base") or _RELATIVE.match(revision):
+        return
+    revisions, _ = _graph()
+    if not any(r.startswith(revision) for r in revisions) or not revision:
+        known = ", ".join(sorted(revisions))
+        raise UserError(
+            f"unknown revision {revision!r}; use one of {known}, head, base, or a step like -1"
+        )
 
 
 def pending(engine: Engine) -> bool:

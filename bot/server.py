@@ -31,7 +31,7 @@ from bot import migrate
 from bot.app import NudgebotApp, build_app
 from bot.content.service import load_and_sync
 from bot.delivery.sender import release_process_leases
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ServiceUnavailable
 from bot.services import Services, Tick
 from bot.slack.client import MANIFEST_HINT
 from bot.web import make_wsgi_app
@@ -64,7 +64,7 @@ def check_app_token(services: Services) -> None:
             "the connections:write scope on the app's Basic Information page"
         ) from None
     except OSError as exc:
-        raise ConfigError(
+        raise ServiceUnavailable(
             f"cannot reach Slack at {services.settings.slack_api_url} ({exc}); "
             "check SLACK_API_URL and the network"
         ) from None
@@ -80,7 +80,7 @@ def check_slack_credentials(services: Services) -> dict[str, Any]:
             f"SLACK_BOT_TOKEN was refused by Slack ({error}); {MANIFEST_HINT}"
         ) from None
     except OSError as exc:
-        raise ConfigError(
+        raise ServiceUnavailable(
             f"cannot reach Slack at {services.settings.slack_api_url} ({exc}); "
             "check SLACK_API_URL and the network"
         ) from None

@@ -15,7 +15,7 @@ from bot.log import configure_logging
 from bot.output import format_option, render
 from bot.people import directory
 from bot.people.service import apply_slack_user, find_person
-from bot.runtime import Runtime, pass_runtime
+from bot.runtime import Runtime, check_slack, pass_runtime
 from bot.services import Services
 from bot.slack import install
 
@@ -119,6 +119,8 @@ def enroll(
     if not (users or usergroups or channels or csv_file or team):
         raise UserError("name who to enroll: --user, --usergroup, --channel, --csv or --team")
     scope, client = _workspace(services, workspace)
+    if users or usergroups or channels:  # Slack is asked about these: is it there at all?
+        check_slack(client, services.settings)
     ids = _targets(services, client, workspace_id=scope, users=users, usergroups=usergroups,
                    channels=channels, csv_file=csv_file, team=team)  # fmt: skip
     _learn_unknown(services, client, ids, scope)

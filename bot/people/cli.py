@@ -8,7 +8,7 @@ import click
 
 from bot.errors import UserError
 from bot.people import directory, service
-from bot.runtime import Runtime, pass_runtime
+from bot.runtime import Runtime, check_slack, pass_runtime
 from bot.slack import install
 
 
@@ -23,7 +23,7 @@ def sync(runtime: Runtime) -> None:
     """Read every Slack user (time zone, locale, deactivated, bot) into the directory."""
     services = runtime.migrated_services()
     for team, client in install.sync_targets(services):
-        users = list(directory.slack_users(client))
+        users = list(directory.slack_users(check_slack(client, services.settings)))
         with services.session() as session:
             result = service.apply_slack_users(session, users=users, workspace_id=team)
         where = f"{team}: " if team is not None else ""
