@@ -138,10 +138,14 @@ def plan_all(services: Services) -> int:
 class FakeProcess:
     """bench/delivery_fake_server.py as a child process."""
 
-    def __init__(self, users: int, workspace_per_minute: float | None = None) -> None:
+    def __init__(
+        self, users: int, workspace_per_minute: float | None = None, *faults: str
+    ) -> None:
+        """`faults`: more arguments of delivery_fake_server.py (--fault-share ...)."""
         cmd = [sys.executable, str(HERE / "delivery_fake_server.py"), "--users", str(users)]
         if workspace_per_minute:
             cmd += ["--workspace-per-minute", str(workspace_per_minute)]
+        cmd += list(faults)
         self.proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
