@@ -279,7 +279,8 @@ class Settings(BaseSettings):
         ge=0,
         le=100_000,
         validation_alias=_alias("NUDGEBOT_SEND_RATE_PER_MINUTE"),
-        description="The workspace's chat.postMessage budget, shared by every replica (0: no limit).",
+        description="The workspace's chat.postMessage budget, shared by every replica "
+        "(0: no limit).",
     )
     send_max_attempts: int = Field(
         8,
