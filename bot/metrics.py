@@ -63,6 +63,7 @@ class Metrics:
     ) -> None:
         self.registry = registry
         self._clock = clock
+        self.slack_outage: Outage | None = None
         self.sends = Counter(
             "nudgebot_sends", "Nudges handed to Slack, by outcome.", ["outcome"], registry=registry
         )
@@ -145,6 +146,20 @@ class Metrics:
 
         return run
 
+    def watch_slack(self) -> None:
+        """Report Slack out of reach as an outage (a line when it starts, a line a
+        minute, a line when it answers again): for serving processes, whose work
+        retries by itself. A command reports its one failure instead."""
+        self.slack_outage = Outage("Slack", now=self._clock.now)
+
+    def observe_slack_reachable(self, failure: BaseException | str | None) -> None:
+        if self.slack_outage is None:
+            return
+        if failure is None:
+            self.slack_outage.succeeded()
+        else:
+            self.slack_outage.failed(failure)
+
     def slack_observer(self) -> SlackCallObserver:
         """A retry handler that retries nothing and counts every Slack error; put
         it first in a WebClient's retry_handlers so it sees each attempt."""
@@ -186,9 +201,9 @@ class Outage:
     def ongoing(self) -> bool:
         return self._since is not None
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException | str) -> None:
         now = self._now()
-        reason = describe_failure(exc)
+        reason = exc if isinstance(exc, str) else describe_failure(exc)
         with self._lock:
             self._failures += 1
             if self._since is None:
@@ -209,7 +224,7 @@ class Outage:
                 "%s failing: %s; retrying quietly (a line a minute while it lasts)",
                 self.what,
                 reason,
-                exc_info=exc if not _is_outage(exc) else None,
+                exc_info=exc if isinstance(exc, BaseException) and not _is_outage(exc) else None,
             )
             return
         self._log.warning(
@@ -352,6 +367,12 @@ class SlackCallObserver(RetryHandler):
         if error_code is not None:
             method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0][:64]
             self._metrics.observe_slack_error(method, error_code)
+        if response is None:
+            self._metrics.observe_slack_reachable(error or "no answer")
+        elif response.status_code >= 500:
+            self._metrics.observe_slack_reachable(f"Slack answered HTTP {response.status_code}")
+        else:  # an answer, even a refusal or a 429: Slack is there
+            self._metrics.observe_slack_reachable(None)
         return False
 
     def _can_retry(

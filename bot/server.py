@@ -208,6 +208,7 @@ def _serve(
         log.info("database at revision %s (up to date)", migrate.current_revision(services.engine))
     # An invalid program file stops the start with the same lines `content validate` prints.
     load_and_sync(services)
+    services.metrics.watch_slack()  # from here on, Slack away is an outage, not a failure
     running = RunningTicks()
     scheduler = make_scheduler(services, running=running)
     socket_handler = _start_socket_mode(app, services) if settings.socket_mode else None

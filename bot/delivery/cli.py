@@ -165,6 +165,7 @@ def send(runtime: Runtime, once: bool) -> None:
     settings = runtime.settings
     configure_logging(settings.log_level, settings.log_format)
     services = runtime.migrated_services()
+    services.metrics.watch_slack()
     # A signal also tells the sender mid-batch to stop claiming and hand its claims back.
     stats = run_sender(services, once=once, stop=stop_on_signals(services.stopping))
     click.echo(

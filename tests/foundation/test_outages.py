@@ -10,6 +10,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from bot.app import build_app
 from bot.clock import FixedClock
 from bot.delivery.models import Delivery, DeliveryStatus
 from bot.delivery.planner import enroll_and_plan
+from bot.log import ExpectedNoiseFilter
 from bot.metrics import Outage
 from bot.server import scheduled_ticks
 from bot.services import Services
@@ -187,6 +189,67 @@ def _wait(condition: Callable[[], bool], what: str, seconds: float = 60) -> None
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class FanOut:
+    """PEOPLE enrolled and due, and the scheduler's rhythm in simulated time (a
+    second per send tick, a reap every 15), run on a thread as `nudgebot run` would."""
+
+    def __init__(self, services: Services, fake: FakeSlack, clock: FixedClock) -> None:
+        self.services, self.fake, self.clock = services, fake, clock
+        build_app(services.settings, services=services)  # registers the ticks, as run does
+        services.metrics.watch_slack()  # as run does once it serves
+        self.users = [f"U0OUT{n:04d}" for n in range(PEOPLE)]
+        with services.session() as session:
+            store_program(session, "welcome", [step("hello", day=0)])
+            for user in self.users:
+                fake.add_user(user, name=user.lower())
+                store_person(session, user)
+            enroll_and_plan(
+                session, settings=services.settings, now=clock.now(), program_id="welcome",
+                user_ids=self.users, starts_at=clock.now(), enrolled_by="test", source="test",
+            )  # fmt: skip
+        self.ticks = {tick.name: func for tick, func in scheduled_ticks(services)}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._scheduler, daemon=True)
+
+    def _scheduler(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            self.clock.advance(timedelta(seconds=1))
+            self.ticks["delivery-send"]()
+            if n % 15 == 0:
+                self.ticks["delivery-reap"]()
+            self._stop.wait(0.01)
+
+    def posted(self) -> int:
+        return len(self.fake.calls_to("chat.postMessage"))
+
+    def outage(
+        self, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+    ) -> tuple[list[str], list[str]]:
+        """Cut `proxy` a few posts into the fan-out for 75 simulated seconds, bring it
+        back, wait until every nudge is sent: (log lines during, log lines since)."""
+        self._thread.start()
+        try:
+            _wait(lambda: self.posted() >= 5, "the fan-out to start")
+            first = len(caplog.records)
+            proxy.stop()
+            lost_at = self.clock.now()
+            _wait(lambda: self.clock.now() - lost_at > timedelta(seconds=75), "the outage")
+            during = _shown(caplog.records[first:])
+            proxy.start()
+            _wait(lambda: _unsent(self.services) == 0, "every nudge to be sent", seconds=120)
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=30)
+        return during, _shown(caplog.records[first:])
+
+    def assert_each_got_one(self) -> None:
+        for user in self.users:
+            nudges = [m for m in self.fake.dm_messages(user) if m.get("metadata")]
+            assert len(nudges) == 1, f"{user} got {len(nudges)} nudges"
+
+
 def test_the_database_lost_mid_fan_out_then_back_every_nudge_once_and_a_short_log(
     proxied_postgres: tuple[str, TcpProxy],
     fake_slack: FakeSlack,
@@ -201,59 +264,51 @@ def test_the_database_lost_mid_fan_out_then_back_every_nudge_once_and_a_short_lo
         respect_dnd=False,
     )
     services = Services.create(settings, clock=clock)
-    build_app(settings, services=services)  # registers the ticks, as `nudgebot run` does
-    users = [f"U0OUT{n:04d}" for n in range(PEOPLE)]
-    with services.session() as session:
-        store_program(session, "welcome", [step("hello", day=0)])
-        for user in users:
-            fake_slack.add_user(user, name=user.lower())
-            store_person(session, user)
-        enroll_and_plan(
-            session, settings=settings, now=clock.now(), program_id="welcome", user_ids=users,
-            starts_at=clock.now(), enrolled_by="test", source="test",
-        )  # fmt: skip
-    ticks = {tick.name: func for tick, func in scheduled_ticks(services)}
-    stop = threading.Event()
-
-    def scheduler() -> None:
-        """The scheduler's rhythm in simulated time: a second per send tick."""
-        n = 0
-        while not stop.is_set():
-            n += 1
-            clock.advance(timedelta(seconds=1))
-            ticks["delivery-send"]()
-            if n % 15 == 0:
-                ticks["delivery-reap"]()
-            stop.wait(0.01)
-
-    def posted() -> int:
-        return len(fake_slack.calls_to("chat.postMessage"))
-
-    runner = threading.Thread(target=scheduler, daemon=True)
+    fan_out = FanOut(services, fake_slack, clock)
     with caplog.at_level(logging.INFO):
-        runner.start()
-        try:
-            _wait(lambda: posted() >= 5, "the fan-out to start")
-            proxy.stop()
-            lost_at = clock.now()
-            first_line = len(caplog.records)
-            _wait(lambda: clock.now() - lost_at > timedelta(seconds=75), "a minute of outage")
-            during = [r.getMessage() for r in caplog.records[first_line:]]
-            proxy.start()
-            _wait(lambda: _unsent(services) == 0, "every nudge to be sent", seconds=120)
-        finally:
-            stop.set()
-            runner.join(timeout=30)
-    after = [r.getMessage() for r in caplog.records[first_line:]]
+        during, after = fan_out.outage(proxy, caplog)
     services.close()
 
-    for user in users:
-        nudges = [m for m in fake_slack.dm_messages(user) if m.get("metadata")]
-        assert len(nudges) == 1, f"{user} got {len(nudges)} nudges"
+    fan_out.assert_each_got_one()
     assert any(m.startswith("delivery-send tick failing: database error") for m in during)
     assert any("still failing after" in m for m in during), during
     assert any(m.startswith("delivery-send tick works again") for m in after)
     assert len(during) < 20, "\n".join(during)
+
+
+def test_slack_lost_mid_fan_out_then_back_every_nudge_once_and_a_short_log(
+    db_url: str, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = urlsplit(fake_slack.base_url)
+    proxy = TcpProxy((fake.hostname or "127.0.0.1", fake.port or 80))
+    proxy.start()
+    clock = FixedClock(T0)
+    settings = make_settings(
+        database_url=db_url,
+        slack_api_url=fake._replace(netloc=f"127.0.0.1:{proxy.port}").geturl(),
+        send_rate_per_minute=900,
+        respect_dnd=False,
+    )
+    services = Services.create(settings, clock=clock)
+    fan_out = FanOut(services, fake_slack, clock)
+    try:
+        with caplog.at_level(logging.INFO):
+            during, after = fan_out.outage(proxy, caplog)
+    finally:
+        proxy.stop()
+        services.close()
+
+    fan_out.assert_each_got_one()
+    assert any(m.startswith("Slack failing: ") for m in during), during
+    assert any(m.startswith("Slack still failing after") for m in during), during
+    assert any(m.startswith("Slack works again") for m in after), after
+    assert len(during) < 20, "\n".join(during)
+
+
+def _shown(records: list[logging.LogRecord]) -> list[str]:
+    """The lines an operator reads: the records that pass the log handler's filter."""
+    noise = ExpectedNoiseFilter()
+    return [r.getMessage() for r in records if noise.filter(r)]
 
 
 def _unsent(services: Services) -> int:
