@@ -335,3 +335,15 @@ def test_run_with_a_bad_setting(workdir: Path, fake: FakeSlack) -> None:
     outcome = _run(workdir, "--port", "0", SLACK_API_URL=fake.base_url, NUDGEBOT_WEEKLY_CAP="many")
     assert_one_line(outcome, 2, "invalid setting NUDGEBOT_WEEKLY_CAP")
     assert not (workdir / "run.db").exists()
+
+
+def test_the_readme_documents_the_exit_codes_the_errors_carry() -> None:
+    from bot.errors import ConfigError, PermissionDenied, ServiceUnavailable, UserError
+
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("| exit code | meaning |", 1)[1].split("\n\n", 1)[0]
+    documented = {int(row.split("|")[1]) for row in table.splitlines()[2:]}
+    assert documented == {0, 1, 2, 3, 4}
+    assert "| 2 | configuration" in table and "| 4 | the database or Slack" in table
+    assert (UserError.exit_code, ConfigError.exit_code) == (1, 2)
+    assert (PermissionDenied.exit_code, ServiceUnavailable.exit_code) == (3, 4)
