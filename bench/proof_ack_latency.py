@@ -68,6 +68,8 @@ from tests.fakeslack.driver import USER_AGENT
 SECRET = "bench-signing-secret-0123456789abcdef"
 TOKEN = "xoxb-bench-token"
 KINDS = ("Done click", "/nudges status", "/intake (opens the form)", "/premortem")
+# --kinds names them so; a run of clicks alone compares with the figures before commands.
+KIND_NAMES = dict(zip(("click", "nudges", "intake", "premortem"), KINDS, strict=True))
 CHANNELS = [f"C0BENCH{n:03d}" for n in range(10)]  # where the pre-mortems start
 KIND_HEADER = "X-Bench-Kind"  # tells the bot-side timer which kind a request is
 
@@ -178,30 +180,41 @@ class Burst:
     """One round's requests, shuffled, and what each should lead to."""
 
     requests: list[dict[str, str]]
+    kinds: tuple[str, ...] = KINDS
     response_urls: list[str] = field(default_factory=list)  # /nudges replies
     triggers: list[str] = field(default_factory=list)  # /intake modals
     initiatives: list[str] = field(default_factory=list)  # /premortem parents
 
 
-def burst(fake: FakeSlack, number: int, nudges: list[dict[str, Any]], people: list[str]) -> Burst:
-    """`len(nudges)` requests of each kind, built just before they are sent (a
-    trigger_id lives 3 s)."""
+def burst(
+    fake: FakeSlack,
+    number: int,
+    nudges: list[dict[str, Any]],
+    people: list[str],
+    kinds: tuple[str, ...] = KINDS,
+) -> Burst:
+    """`len(nudges)` requests of each kind in `kinds`, built just before they are
+    sent (a trigger_id lives 3 s)."""
     recorder = Recorder(fake)
-    out = Burst([])
+    out = Burst([], kinds)
     for i, n in enumerate(nudges):
-        recorder.kind = KINDS[0]
-        message = fake.message(n["channel"], n["ts"])
-        recorder.block_actions(user_id=n["user"], actions=[{"action_id": "nudge_done"}],
-                               message=message, channel_id=n["channel"])  # fmt: skip
         user = people[(number * len(nudges) + i) % len(people)]
+        recorder.kind = KINDS[0]
+        if recorder.kind in kinds:
+            message = fake.message(n["channel"], n["ts"])
+            recorder.block_actions(user_id=n["user"], actions=[{"action_id": "nudge_done"}],
+                                   message=message, channel_id=n["channel"])  # fmt: skip
         recorder.kind = KINDS[1]
-        recorder.slash_command("/nudges", "status", user_id=user, channel_id=CHANNELS[0])
+        if recorder.kind in kinds:
+            recorder.slash_command("/nudges", "status", user_id=user, channel_id=CHANNELS[0])
         recorder.kind = KINDS[2]
-        recorder.slash_command("/intake", "", user_id=user, channel_id=CHANNELS[0])
+        if recorder.kind in kinds:
+            recorder.slash_command("/intake", "", user_id=user, channel_id=CHANNELS[0])
         recorder.kind = KINDS[3]
-        initiative = f"Launch of the new onboarding, round {number} no. {i}"
-        channel = CHANNELS[i % len(CHANNELS)]
-        recorder.slash_command("/premortem", initiative, user_id=user, channel_id=channel)
+        if recorder.kind in kinds:
+            initiative = f"Launch of the new onboarding, round {number} no. {i}"
+            channel = CHANNELS[i % len(CHANNELS)]
+            recorder.slash_command("/premortem", initiative, user_id=user, channel_id=channel)
     for request in recorder.built:
         form = parse_qs(request["body"])
         if request["kind"] == KINDS[1]:
@@ -420,7 +433,10 @@ def measure(args: argparse.Namespace) -> Measured:
         total_rounds = 1 + args.idle_rounds + args.rounds
         people = seed(services, fake, nudges=args.nudges, clickers=per * total_rounds)
         targets = sent_nudges(services, people)
-        bursts = (burst(fake, r, targets[r * per : (r + 1) * per], people) for r in range(10**9))
+        bursts = (
+            burst(fake, r, targets[r * per : (r + 1) * per], people, args.kinds)
+            for r in range(10**9)
+        )
         log = (work / "bot.log").open("w")
         bot = subprocess.Popen(
             [sys.executable, __file__, "--serve", "--work", str(work), "--database-url", url,
@@ -500,7 +516,7 @@ def wait_answered(
     urls = {u for b in bursts for u in b.response_urls}
     triggers = {t for b in bursts for t in b.triggers}
     initiatives = {i for b in bursts for i in b.initiatives}
-    clicks = per * len(bursts)
+    clicks = per * len(bursts) if KINDS[0] in bursts[0].kinds else 0
 
     def count() -> dict[str, tuple[int, int]]:
         with services.session() as session:
@@ -545,16 +561,31 @@ def _row(kind: str, when: str, values: list[float], inside: list[float]) -> list
             f"{percentile(inside, 0.99):.1f}" if inside else ""]  # fmt: skip
 
 
+def sent_kinds(kinds: tuple[str, ...]) -> str:
+    what = {
+        KINDS[0]: "Done clicks on a nudge (block_actions)",
+        KINDS[1]: "`/nudges status`",
+        KINDS[2]: "`/intake` (opens the form modal)",
+        KINDS[3]: "`/premortem <initiative>`",
+    }
+    said = [what[k] for k in kinds]
+    commands = [k for k in kinds if k != KINDS[0]]
+    text_ = ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1]
+    return text_ + (" (slash commands are form-encoded)" if commands else "")
+
+
 def report(args: argparse.Namespace, m: Measured) -> None:
     backend = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
     rows = []
-    for kind in KINDS:
+    for kind in args.kinds:
         rows.append(_row(kind, "idle", m.idle.get(kind, []), m.server_idle.get(kind, [])))
         rows.append(_row(kind, "fan-out", m.busy.get(kind, []), m.server_busy.get(kind, [])))
     table = markdown_table(
         ["request", "bot", "n", "p50 ms", "p99 ms", "max ms", "p99 ms inside the bot"], rows
     )
-    answered = ", ".join(f"{kind} {a} of {n}" for kind, (a, n) in m.answered.items())
+    answered = ", ".join(
+        f"{kind} {a} of {n}" for kind, (a, n) in m.answered.items() if kind in args.kinds
+    )
     busy_p99 = {k: percentile(v, 0.99) for k, v in m.busy.items() if v}
     worst = max(busy_p99, key=lambda k: busy_p99[k]) if busy_p99 else None
     verdict = (
@@ -568,9 +599,8 @@ def report(args: argparse.Namespace, m: Measured) -> None:
         f"scheduler tick; the send tick does the fan-out, with no pacing and no DnD look-ups) "
         f"and a fresh database with {args.nudges:,} nudges that become due once the bot is "
         f"up. Every round, {args.per_kind} requests of each kind arrive at the same moment "
-        f"({len(KINDS) * args.per_kind} at once, shuffled), signed as Slack signs them: Done "
-        f"clicks on a nudge (block_actions), `/nudges status`, `/intake` (opens the form "
-        f"modal) and `/premortem <initiative>` (slash commands, form-encoded). After one "
+        f"({len(args.kinds) * args.per_kind} at once, shuffled), signed and encoded as Slack "
+        f"sends them: {sent_kinds(args.kinds)}. After one "
         f"warm-up round, {args.idle_rounds} rounds on the idle bot, then rounds every "
         f"{args.pause:.1f} s while the fan-out runs: {m.rounds_during} rounds ended before "
         f"its last post and count (a round after it is not counted). p99 is the "
@@ -587,6 +617,9 @@ def report(args: argparse.Namespace, m: Measured) -> None:
     )
     name = f"proof_ack_latency_{backend.lower()}"
     title = f"Ack latency of clicks and slash commands during a fan-out ({backend})"
+    if args.kinds != KINDS:
+        name += "_" + "_".join(k for k, v in KIND_NAMES.items() if v in args.kinds)
+        title = f"Ack latency during a fan-out, {', '.join(args.kinds)} only ({backend})"
     publish(name, title, body, database=args.database_url, doc=Path(args.doc))
 
 
@@ -597,6 +630,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60, help="at most, during the fan-out")
     parser.add_argument("--idle-rounds", type=int, default=10)
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between rounds")
+    parser.add_argument(
+        "--kinds",
+        default=",".join(KIND_NAMES),
+        help=f"which requests a round sends (default all: {','.join(KIND_NAMES)})",
+    )
     parser.add_argument("--database-url", default=None, help="PostgreSQL; default SQLite")
     parser.add_argument("--doc", default=str(DOC), help="where to write the figures")
     # The bot's and the clicker's own arguments (they are this script, started by `run`).
@@ -605,6 +643,10 @@ def main() -> None:
     for name in ("--work", "--api-url", "--port", "--content"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    try:
+        args.kinds = tuple(KIND_NAMES[k.strip()] for k in args.kinds.split(","))
+    except KeyError as exc:
+        parser.error(f"--kinds: no kind {exc.args[0]!r}; use {','.join(KIND_NAMES)}")
     if args.click:
         click(int(args.port))
     elif args.serve:
