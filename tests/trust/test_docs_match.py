@@ -115,7 +115,12 @@ def test_every_nudges_subcommand_in_the_docs_is_one_the_bot_answers(
     for where, text in _mentions(r"`/nudges` \("):
         for word in re.findall(r"`([a-z]+)", text):
             verbs.setdefault(word, where)
-    assert {"status", "pause", "resume", "digest", "help"} <= set(verbs)
+    manifest = yaml.safe_load((ROOT / "config" / "manifest.yml").read_text(encoding="utf-8"))
+    (nudges,) = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/nudges"]
+    for hint in nudges["usage_hint"].split("|"):
+        for word in _words(hint.split()[0]):
+            verbs.setdefault(word, "config/manifest.yml: /nudges usage_hint")
+    assert {"status", "pause", "resume", "vacation", "digest", "help"} <= set(verbs)
     unknown = []
     for verb, where in sorted(verbs.items()):
         if verb == "digest":  # answered before the person's own controls (bot/proof/listeners)
