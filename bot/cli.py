@@ -13,12 +13,13 @@ from urllib.error import URLError
 
 import click
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import migrate
 from bot.app import FEATURES
 from bot.errors import ConfigError, NudgebotError, ServiceUnavailable, UserError
 from bot.log import configure_logging
+from bot.metrics import database_unreachable
 from bot.output import render
 from bot.runtime import TOKEN_ERRORS, Runtime, missing_sqlite_file, pass_runtime
 from bot.settings import display_value, env_names, settings_markdown
@@ -168,9 +169,7 @@ def explain(exc: Exception) -> tuple[str, int]:
     """(the one line to print, the exit code) for a failure of a command."""
     if isinstance(exc, NudgebotError):
         return str(exc), exc.exit_code
-    if isinstance(exc, OperationalError | InterfaceError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if isinstance(exc, DBAPIError) and database_unreachable(exc):
         return (
             f"cannot reach the database: {_first_line(exc.orig or exc)} (check DATABASE_URL); "
             "nothing was changed",

@@ -37,7 +37,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.clock import Clock
 from bot.delivery.models import Delivery, DeliveryStatus
@@ -64,6 +64,7 @@ class Metrics:
         self.registry = registry
         self._clock = clock
         self.slack_outage: Outage | None = None
+        self.database_outage = Outage("database", now=clock.now)
         self.sends = Counter(
             "nudgebot_sends", "Nudges handed to Slack, by outcome.", ["outcome"], registry=registry
         )
@@ -101,7 +102,7 @@ class Metrics:
         for outcome in ("sent", "failed", "retried"):
             self.sends.labels(outcome=outcome)
         if engine is not None:
-            registry.register(OutboxCollector(engine, clock))
+            registry.register(OutboxCollector(engine, clock, database=self.database_outage))
 
     def observe_send(self, *, outcome: str = "sent") -> None:
         """One nudge left the sender: sent, failed (permanently) or retried (later)."""
@@ -131,17 +132,30 @@ class Metrics:
 
     def timed(self, name: str, func: Callable[[], object]) -> Callable[[], object]:
         """`func` wrapped for the scheduler: timed, counted, and its failures reported
-        as an outage (see `Outage`) instead of a traceback each time it runs."""
+        as an outage (see `Outage`) instead of a traceback each time it runs. The
+        database out of reach is one fact of the process, not one per tick: every
+        tick reports it to `database_outage`, so it is one set of lines, not ten."""
         outage = Outage(f"{name} tick", now=self._clock.now)
+        # Only a tick that found the database away can say it is back: a tick
+        # with nothing to read (no triage channel, say) succeeds either way.
+        missed_database = False
 
         def run() -> object:
+            nonlocal missed_database
             try:
                 with self.time_tick(name):
                     result = func()
-            except Exception as exc:  # every failure is reported by `outage`, quietly
-                outage.failed(exc)
+            except Exception as exc:  # every failure is reported, quietly
+                if database_unreachable(exc):
+                    missed_database = True
+                    self.database_outage.failed(exc, seen_by=f"the {name} tick")
+                else:
+                    outage.failed(exc)
                 return None
             outage.succeeded()
+            if missed_database:
+                missed_database = False
+                self.database_outage.succeeded()
             return result
 
         return run
@@ -201,7 +215,7 @@ class Outage:
     def ongoing(self) -> bool:
         return self._since is not None
 
-    def failed(self, exc: BaseException | str) -> None:
+    def failed(self, exc: BaseException | str, *, seen_by: str = "") -> None:
         now = self._now()
         reason = exc if isinstance(exc, str) else describe_failure(exc)
         with self._lock:
@@ -221,9 +235,10 @@ class Outage:
         if first:
             self._log.log(
                 self._level,
-                "%s failing: %s; retrying quietly (a line a minute while it lasts)",
+                "%s failing: %s%s; retrying quietly (a line a minute while it lasts)",
                 self.what,
                 reason,
+                f" (seen first by {seen_by})" if seen_by else "",
                 exc_info=exc if isinstance(exc, BaseException) and not _is_outage(exc) else None,
             )
             return
@@ -269,6 +284,14 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached (refused, dropped, gone), as opposed to a query
+    it refused: those are a tick's own failure."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
 def _is_outage(exc: BaseException) -> bool:
     """A service away (database, Slack, network), as opposed to a bug in the code."""
     return isinstance(exc, SQLAlchemyError | SlackApiError | OSError)
@@ -285,9 +308,10 @@ class OutboxCollector(Collector):
     """Outbox gauges read from the database at scrape time (cheap: the status
     counts and the due rows both use ix_deliveries_status_due)."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, *, database: Outage | None = None) -> None:
         self._engine = engine
         self._clock = clock
+        self._database = database or Outage("database", now=clock.now)
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Metric]] | None = None
         self._outage = Outage("outbox metrics", now=clock.now, level=logging.WARNING)
@@ -308,10 +332,14 @@ class OutboxCollector(Collector):
             by_status, depth, oldest = self._query(self._clock.now())
         except SQLAlchemyError as exc:
             # A scrape must not fail (or 500) because the database is away; say so instead.
-            self._outage.failed(exc)
+            if database_unreachable(exc):
+                self._database.failed(exc, seen_by="a /metrics scrape")
+            else:
+                self._outage.failed(exc)
             up.add_metric([], 0)
             return [up]
         self._outage.succeeded()
+        self._database.succeeded()
         up.add_metric([], 1)
         deliveries = GaugeMetricFamily(
             "nudgebot_deliveries", "Rows of the deliveries outbox, by status.", labels=["status"]
