@@ -77,6 +77,8 @@ def _alias(env: str) -> Any:
 def _split_csv(value: Any) -> Any:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected comma-separated text, got {value!r}")
     return value
 
 
@@ -431,7 +433,11 @@ class Settings(BaseSettings):
     @field_validator("working_hours", mode="before")
     @classmethod
     def _working_hours(cls, v: Any) -> Any:
-        return TimeWindow.parse(v) if isinstance(v, str) else v
+        if isinstance(v, str):
+            return TimeWindow.parse(v)
+        if not isinstance(v, TimeWindow):
+            raise ValueError(f"expected HH:MM-HH:MM, for example 09:00-17:30, got {v!r}")
+        return v
 
     @field_validator("working_days", mode="before")
     @classmethod
@@ -704,7 +710,7 @@ def plain_message(err: Any, field: FieldInfo | None) -> str:
     if kind in ("string_too_short", "missing"):
         return "must not be empty"
     if kind in ("string_type", "dict_type", "list_type", "tuple_type"):
-        return f"expected text such as the README's settings table shows{shown}"
+        return f"expected text (in quotes in a TOML file){shown}"
     return str(err.get("msg", "invalid value")).rstrip(".").lower() + shown
 
 

@@ -238,3 +238,22 @@ def test_the_readme_table_lists_every_setting_as_the_code_defines_it() -> None:
 def test_toml_source_path_is_the_documented_one() -> None:
     assert TomlSource.path == Path("config/nudgebot.toml")
     assert Settings.model_config.get("env_file") == ".env"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("NUDGEBOT_LD_LEADS = 5", "NUDGEBOT_LD_LEADS: expected comma-separated text, got 5"),
+        ("SLACK_SCOPES = 1", "SLACK_SCOPES: expected comma-separated text, got 1"),
+        ("NUDGEBOT_WORKING_HOURS = 9", "NUDGEBOT_WORKING_HOURS: expected HH:MM-HH:MM"),
+        ("SLACK_API_URL = 3", "SLACK_API_URL: expected text (in quotes in a TOML file), got 3"),
+    ],
+)
+def test_a_toml_value_of_the_wrong_type_is_one_plain_line(
+    workdir: Path, line: str, expected: str
+) -> None:
+    (workdir / "config/nudgebot.toml").write_text(f"# settings\n{line}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(err.value).startswith(f"invalid setting {expected}")
+    assert str(err.value).endswith("(set in config/nudgebot.toml:2)")
