@@ -14,7 +14,6 @@ per core) keep the CPUs loaded the whole time; they are stopped at the end.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import random
@@ -314,13 +313,8 @@ def _publish(results: list[StopResult], args: argparse.Namespace) -> None:
         "sender posts a backlog of due nudges (10 a second), and stops it with SIGTERM or "
         "SIGINT at a random moment 0.2-1.5 s after its first post.\n\n"
         + markdown_table(["", "figure"], rows),
-        **_database_argument(args.postgres),
+        database=args.postgres,
     )
-
-
-def _database_argument(url: str | None) -> dict[str, str | None]:
-    # publish() names the database of a run when it can (newer bench/report.py).
-    return {"database": url} if "database" in inspect.signature(publish).parameters else {}
 
 
 if __name__ == "__main__":
