@@ -322,6 +322,47 @@ def test_interactivity_and_events_are_encoded_as_slack_does(
     assert envelope["authorizations"][0]["user_id"] == fake.bot_user_id
 
 
+def test_a_checkbox_action_carries_only_what_is_ticked_now(
+    fake: FakeSlack, recorder: Recorder
+) -> None:
+    """Slack's checkbox action: `selected_options` (full option objects, empty once the
+    last box is unticked) and no `initial_options`, whatever the message showed."""
+    driver = SlackDriver(app_url=recorder.url, signing_secret=SECRET, fake=fake)
+    options = [
+        {"text": {"type": "plain_text", "text": f"Step {n}"}, "value": f"7|{n}"} for n in (0, 1)
+    ]
+    boxes = {"type": "checkboxes", "action_id": "tick", "options": options}
+    posted = client_for(fake).chat_postMessage(
+        channel="U0ALICE",
+        text="Before the call",
+        blocks=[
+            {
+                "type": "actions",
+                "block_id": "list",
+                "elements": [{**boxes, "initial_options": options[:1]}],
+            }
+        ],
+    )
+    where = {"channel_id": posted["channel"], "message_ts": posted["ts"]}
+    for ticked in ([{"value": "7|0"}, {"value": "7|1"}], []):
+        driver.block_actions(
+            user_id="U0ALICE",
+            actions=[{"action_id": "tick", "type": "checkboxes", "selected_options": ticked}],
+            **where,
+        )
+    sent = [json.loads(dict(parse_qsl(r.body.decode()))["payload"]) for r in recorder.requests]
+    both, none = (payload["actions"][0] for payload in sent)
+    assert set(both) == {"type", "block_id", "action_id", "selected_options", "action_ts"}
+    assert both["selected_options"] == options and both["block_id"] == "list"
+    assert none["selected_options"] == [] and "initial_options" not in none
+    with pytest.raises(ValueError, match="no initial_options"):
+        driver.block_actions(
+            user_id="U0ALICE",
+            actions=[{"action_id": "tick", "type": "checkboxes", "initial_options": options}],
+            **where,
+        )
+
+
 def test_hostile_requests_fail_verification(recorder: Recorder) -> None:
     driver = SlackDriver(app_url=recorder.url, signing_secret=SECRET)
     verifier = SignatureVerifier(SECRET)
