@@ -117,10 +117,13 @@ def seed(services: Services, fake: FakeSlack, *, nudges: int, clickers: int) -> 
              "created_at": now, "updated_at": now} for u in users
         ])  # fmt: skip
         ids = {r[0]: r[1] for r in session.execute(select(Person.slack_user_id, Person.id))}
+        # Planned already (the outbox rows below): the plan tick, as in a steady state,
+        # has nobody to re-plan, and its timing never decides what a round measures.
         session.execute(insert(Enrollment), [
             {"person_id": ids[u], "program_id": prog.id, "program_version_id": version_id,
              "status": "active", "starts_at": now, "arm": "", "source": "bench",
-             "created_at": now, "updated_at": now} for u in users
+             "replan_at": now + timedelta(days=30), "created_at": now, "updated_at": now}
+            for u in users
         ])  # fmt: skip
         enrollments = {
             r[0]: r[1] for r in session.execute(select(Enrollment.person_id, Enrollment.id))
