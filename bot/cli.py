@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
+import os
 import socket
 import sys
 import traceback
@@ -155,13 +155,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         message, code = explain(exc)
         # Several lines are several `file:line: field: …` errors, printed as they are.
         click.echo(message if "\n" in message else f"nudgebot: {message}", err=True)
-        if code == EXIT_BUG and logging.getLogger().isEnabledFor(logging.DEBUG):
+        if (
+            message.startswith(UNEXPECTED)
+            and os.environ.get("NUDGEBOT_LOG_LEVEL", "").upper() == "DEBUG"
+        ):
             traceback.print_exception(exc)
         sys.exit(code)
     sys.exit(result if isinstance(result, int) else 0)
 
 
 EXIT_FAILED, EXIT_BUG = 1, 1
+UNEXPECTED = "unexpected error: "
 EXIT_CONFIG, EXIT_UNREACHABLE = ConfigError.exit_code, ServiceUnavailable.exit_code
 
 
@@ -192,7 +196,7 @@ def explain(exc: Exception) -> tuple[str, int]:
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or _first_line(exc)}", EXIT_FAILED
     return (
-        f"unexpected error: {type(exc).__name__}: {_first_line(exc)} "
+        f"{UNEXPECTED}{type(exc).__name__}: {_first_line(exc)} "
         "(NUDGEBOT_LOG_LEVEL=DEBUG shows where; please report it)",
         EXIT_BUG,
     )
