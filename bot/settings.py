@@ -435,7 +435,7 @@ class Settings(BaseSettings):
     def _working_hours(cls, v: Any) -> Any:
         if isinstance(v, str):
             return TimeWindow.parse(v)
-        if not isinstance(v, TimeWindow):
+        if not isinstance(v, TimeWindow | dict):  # a dict: Settings rebuilt from model_dump()
             raise ValueError(f"expected HH:MM-HH:MM, for example 09:00-17:30, got {v!r}")
         return v
 
