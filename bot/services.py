@@ -6,6 +6,7 @@ is no module-level App, engine or session anywhere in `bot/`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,8 @@ class Services:
     # Set on SIGTERM: long-running work (the sender) checks it and hands its claims back.
     stopping: threading.Event = field(default_factory=threading.Event)
     ticks: list[Tick] = field(default_factory=list)
+    # Run by close(), before the engine goes: work a component still holds is finished.
+    closers: list[Callable[[], object]] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -105,4 +108,9 @@ class Services:
         self.ticks.append(Tick(name, func, seconds))
 
     def close(self) -> None:
+        for closer in self.closers:
+            try:
+                closer()
+            except Exception:  # the database may be gone; what it held is reconciled later
+                logging.getLogger(__name__).warning("could not finish %r on close", closer)
         self.engine.dispose()

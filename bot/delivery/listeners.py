@@ -32,6 +32,8 @@ class _Ticks:
     def sender(self) -> Sender:
         if self._sender is None:
             self._sender = Sender(self.services)
+            # Rows a send tick left in hand (a slow answer) are recorded on the way out.
+            self.services.closers.append(lambda: self._sender and self._sender.close(timeout=5))
         return self._sender
 
     def plan(self) -> None:

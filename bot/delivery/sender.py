@@ -256,6 +256,8 @@ class Sender:
             services.settings.send_rate_per_minute, store=store or MemoryBudget()
         )
         self.threads = max(1, services.settings.send_threads)
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_hand: set[Future[tuple[int, _Outcome]]] = set()
         self._dm: dict[str, str] = {}
         self._programs: dict[int, Program] = {}
         self._dnd: dict[str, tuple[float, bool, float]] = {}
@@ -268,48 +270,82 @@ class Sender:
 
         A pipeline, not batches: whenever no more than one row per thread is left
         in hand, the next due rows are claimed, so a slow or failing Slack call
-        holds up only its own nudge. Outcomes are written in small groups, each
-        group one transaction."""
+        holds up only its own nudge. Rows still in hand when `max_seconds` has
+        passed (a post waiting for a slow answer) stay in hand: the threads carry
+        on and the next call records them, so the loop never idles the budget
+        waiting for one call. Outcomes are written in small groups, each group
+        one transaction; `close()` waits for and records what is left."""
         stats = SendStats()
         started = time.monotonic()
-        in_hand: set[Future[tuple[int, _Outcome]]] = set()
         pending: list[tuple[int, _Outcome]] = []
         last_flush = time.monotonic()
         exhausted = False
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="sender") as pool:
-            while True:
-                if (
-                    not exhausted
-                    and len(in_hand) <= self.threads
-                    and time.monotonic() - started < max_seconds
-                    and not self.services.stopping.is_set()
-                ):
-                    want = self._claim_size(len(in_hand))
-                    self.hold_lock()
-                    ANSWERING.quiet(YIELD_TO_ACKS)  # claims and records, too, let acks go first
-                    claimed = self.claim(want)
-                    stats.claimed += len(claimed)
-                    exhausted = len(claimed) < want
-                    in_hand.update(pool.submit(self._process_logged, item) for item in claimed)
-                if not in_hand:
-                    break
-                done, in_hand = wait(in_hand, timeout=RECORD_EVERY, return_when=FIRST_COMPLETED)
-                for future in done:
-                    delivery_id, outcome = future.result()
-                    setattr(stats, outcome.stat, getattr(stats, outcome.stat) + 1)
-                    if outcome.stat == "lost":
-                        continue  # not ours any more: nothing to record
-                    pending.append((delivery_id, outcome))
-                    if outcome.stat in ("sent", "failed", "retried"):
-                        self.services.metrics.observe_send(outcome=outcome.stat)
-                if pending and (
-                    len(pending) >= RECORD_GROUP or time.monotonic() - last_flush > RECORD_EVERY
-                ):
-                    ANSWERING.quiet(YIELD_TO_ACKS)
-                    self._record(pending)
-                    pending, last_flush = [], time.monotonic()
+        pool = self._pool()
+        while True:
+            claiming = (
+                not exhausted
+                and time.monotonic() - started < max_seconds
+                and not self.services.stopping.is_set()
+            )
+            if claiming and len(self._in_hand) <= self.threads:
+                want = self._claim_size(len(self._in_hand))
+                self.hold_lock()
+                ANSWERING.quiet(YIELD_TO_ACKS)  # claims and records, too, let acks go first
+                claimed = self.claim(want)
+                stats.claimed += len(claimed)
+                exhausted = len(claimed) < want
+                self._in_hand.update(pool.submit(self._process_logged, i) for i in claimed)
+            if not self._in_hand or (
+                not claiming
+                and time.monotonic() - started >= max_seconds
+                and not self.services.stopping.is_set()
+            ):
+                break
+            done, self._in_hand = wait(
+                self._in_hand, timeout=RECORD_EVERY, return_when=FIRST_COMPLETED
+            )
+            pending.extend(self._settled(done, stats))
+            if pending and (
+                len(pending) >= RECORD_GROUP or time.monotonic() - last_flush > RECORD_EVERY
+            ):
+                ANSWERING.quiet(YIELD_TO_ACKS)
+                self._record(pending)
+                pending, last_flush = [], time.monotonic()
         self._record(pending)
         return stats
+
+    def close(self, timeout: float | None = None) -> SendStats:
+        """Wait (up to `timeout` seconds) for the rows still in hand, record them, and
+        stop the threads. Rows not back by then stay `sending` until their lease runs
+        out and are reconciled against the DM history: never lost, never doubled."""
+        stats = SendStats()
+        if self._in_hand:
+            done, self._in_hand = wait(self._in_hand, timeout=timeout)
+            self._record(self._settled(done, stats))
+        if self._executor is not None:
+            self._executor.shutdown(wait=not self._in_hand)
+            self._executor = None
+        return stats
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="sender")
+        return self._executor
+
+    def _settled(
+        self, done: set[Future[tuple[int, _Outcome]]], stats: SendStats
+    ) -> list[tuple[int, _Outcome]]:
+        """The outcomes of finished rows that are ours to record, counted in `stats`."""
+        settled = []
+        for future in done:
+            delivery_id, outcome = future.result()
+            setattr(stats, outcome.stat, getattr(stats, outcome.stat) + 1)
+            if outcome.stat == "lost":
+                continue  # not ours any more: nothing to record
+            settled.append((delivery_id, outcome))
+            if outcome.stat in ("sent", "failed", "retried"):
+                self.services.metrics.observe_send(outcome=outcome.stat)
+        return settled
 
     def _claim_size(self, in_hand: int) -> int:
         """Rows to claim now: enough to keep every thread busy, no more than the budget

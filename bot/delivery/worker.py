@@ -69,6 +69,8 @@ def run_sender(
                     break
                 stop.wait(IDLE_SLEEP)
     finally:
+        with contextlib.suppress(Exception):  # unrecorded rows are reconciled later
+            total.add(sender.close())
         with contextlib.suppress(Exception):  # the lock's lease runs out by itself
             sender.release_lock()
     return total
