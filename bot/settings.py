@@ -388,7 +388,7 @@ class Settings(BaseSettings):
         le=3650,
         validation_alias=_alias("NUDGEBOT_RETENTION_DAYS"),
         description="Proof events and reflections older than this many days are deleted "
-        "daily; anonymous weekly counts are kept.",
+        "every hour; anonymous weekly counts are kept.",
     )
 
     @field_validator("slack_bot_token")
