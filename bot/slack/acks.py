@@ -19,7 +19,9 @@ Acks also go before other work of the process: `ANSWERING` counts the Slack
 requests being answered, and background work (an early-acked listener's body,
 each post of the in-process sender) first waits, briefly and boundedly, until
 none is. Both share one GIL with the ack path; a few milliseconds of their
-time buy the ack its answer.
+time buy the ack its answer. Early-acked bodies also start only a few at a
+time (LISTENER_SLOTS): a body started in a quiet moment keeps running when the
+next burst arrives, and twenty of them at once took the lock from its acks.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ _MARK = "_nudgebot_acks_first"
 LISTENER_YIELD_SECONDS = 0.1
 # No Slack request for this long: the burst is over and background work may go on.
 SETTLE_SECONDS = 0.025
+# Early-acked listener bodies started at once. Each holds the interpreter lock in
+# turns with the acks of the next burst; a burst's twenty bodies all at once made
+# those acks wait for a turn behind every one of them.
+LISTENER_SLOTS = 3
+# ... but no body waits for a slot longer than this after its ack: a few slow
+# Slack calls never hold up the rest (a modal's trigger_id lives 3 s).
+HOLD_AT_MOST_SECONDS = 1.0
 
 
 class InFlight:
@@ -95,7 +104,33 @@ class InFlight:
 ANSWERING = InFlight()
 
 
-Work = tuple[Executor, Callable[[], Any], Future[Any], Callable[[], None]]
+Work = tuple[Executor, Callable[[], Any], Future[Any], Callable[[], None], float]
+
+
+class _Slots:
+    """How many early-acked bodies run now; `take` waits for fewer than
+    LISTENER_SLOTS, or until `deadline` (monotonic), whichever comes first."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._freed = threading.Condition()
+
+    def take(self, deadline: float) -> None:
+        with self._freed:
+            while self._running >= LISTENER_SLOTS:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break  # held long enough: run beside the slow ones
+                self._freed.wait(left)
+            self._running += 1
+
+    def give(self) -> None:
+        with self._freed:
+            self._running -= 1
+            self._freed.notify()
+
+
+_SLOTS = _Slots()
 
 
 def _nothing() -> None:
@@ -103,10 +138,13 @@ def _nothing() -> None:
 
 
 class _AfterAcks(Executor):
-    """Hands work to `inner` once the process has no Slack request left to answer.
+    """Hands work to `inner` once the process has no Slack request left to answer,
+    a few at a time.
 
     `submit` only queues (the ack path never waits for a thread to start); one
-    daemon thread per process waits for a quiet moment and passes on all queued."""
+    daemon thread per process passes each piece on once the process is quiet (or
+    LISTENER_YIELD_SECONDS after it was queued) and one of LISTENER_SLOTS is free
+    (or HOLD_AT_MOST_SECONDS after it was queued)."""
 
     _queue: queue.SimpleQueue[Work] = queue.SimpleQueue()
     _started = threading.Lock()
@@ -120,7 +158,8 @@ class _AfterAcks(Executor):
         # A pool that counts its running work (bot.app.ListenerPool) counts this from now.
         hold = getattr(self.inner, "hold", None)
         release = hold() if callable(hold) else _nothing
-        self._queue.put((self.inner, partial(fn, *args, **kwargs), future, release))
+        work = partial(fn, *args, **kwargs)
+        self._queue.put((self.inner, work, future, release, time.monotonic()))
         self.start()
         return future
 
@@ -136,19 +175,25 @@ class _AfterAcks(Executor):
 
 def _pass_on() -> None:
     while True:
-        batch = [_AfterAcks._queue.get()]
-        ANSWERING.quiet(LISTENER_YIELD_SECONDS)
-        while not _AfterAcks._queue.empty():
-            batch.append(_AfterAcks._queue.get_nowait())
-        for inner, work, future, release in batch:
-            try:
-                started = inner.submit(work)
-            except RuntimeError as exc:  # that app's executor was shut down
-                future.set_exception(exc)
-                continue
-            finally:
-                release()
-            started.add_done_callback(partial(_copy_result, mine=future))
+        inner, work, future, release, queued = _AfterAcks._queue.get()
+        # Both waits count from the ack, so a queue of work never adds them up.
+        ANSWERING.quiet(max(0.0, queued + LISTENER_YIELD_SECONDS - time.monotonic()))
+        slots = _SLOTS
+        slots.take(deadline=queued + HOLD_AT_MOST_SECONDS)
+        try:
+            started = inner.submit(work)
+        except RuntimeError as exc:  # that app's executor was shut down
+            slots.give()
+            future.set_exception(exc)
+            continue
+        finally:
+            release()
+        started.add_done_callback(partial(_finished, slots=slots, mine=future))
+
+
+def _finished(done: Future[Any], slots: _Slots, mine: Future[Any]) -> None:
+    slots.give()
+    _copy_result(done, mine)
 
 
 def _copy_result(done: Future[Any], mine: Future[Any]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -152,3 +153,52 @@ def test_a_slash_command_is_acked_at_once_and_its_work_waits_for_answers_in_flig
         assert not done(bot, getattr(response, handle))  # the work waits its turn ...
     # ... and the person gets what they asked for once the answers in flight are out.
     wait_for(lambda: done(bot, getattr(response, handle)))
+
+
+def test_work_after_acks_starts_a_few_at_a_time_and_none_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(acks, "LISTENER_SLOTS", 1)
+    monkeypatch.setattr(acks, "HOLD_AT_MOST_SECONDS", HELD)
+    waiting = threading.Event()
+
+    class Slots(acks._Slots):
+        def take(self, deadline: float) -> None:
+            if self._running >= acks.LISTENER_SLOTS:
+                waiting.set()  # the next piece waits for a slot
+            super().take(deadline)
+
+    monkeypatch.setattr(acks, "_SLOTS", Slots())
+    gate = threading.Event()
+    with ThreadPoolExecutor(4) as pool:
+        after = acks._AfterAcks(pool)
+        first = after.submit(gate.wait, 30)
+        second = after.submit(lambda: "second")
+        assert waiting.wait(10), "the second piece never waited for a slot"
+        assert not second.done()  # the one slot is taken by work still running ...
+        gate.set()
+        # ... and the next piece starts once it is free.
+        assert first.result(timeout=10) is True
+        assert second.result(timeout=10) == "second"
+
+
+def test_a_form_opens_while_other_peoples_work_waits_on_a_slow_slack(
+    bot: RunningBot, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One slot, taken by a Done whose message update Slack answers slowly: the
+    # /intake that follows still opens its form inside the trigger_id's 3 s.
+    monkeypatch.setattr(acks, "LISTENER_SLOTS", 1)
+    monkeypatch.setattr(acks, "HOLD_AT_MOST_SECONDS", 0.3)
+    nudge = world.send(USER, "ask-three")
+    bot.fake.inject("chat.update", "slow", seconds=4.0)
+    clicked = bot.driver.block_actions(
+        user_id=USER,
+        actions=[{"action_id": "nudge_done"}],
+        message=nudge.message(bot.fake),
+        channel_id=nudge.channel,
+    )
+    assert clicked.acked_in_time
+    wait_for(lambda: bot.fake.calls_to("chat.update"))  # the slow answer is on its way
+    response = bot.driver.slash_command("/intake", "", user_id="U0BOB0001")
+    assert response.acked_in_time
+    wait_for(lambda: _form_opened(bot, response.trigger_id), timeout=2.5)
