@@ -96,6 +96,7 @@ RECORD_GROUP = 25  # outcomes written per transaction
 RECORD_EVERY = 0.25  # seconds: never hold a result longer than this
 SQLITE_LOCK = "sender"
 SQLITE_LOCK_SECONDS = 30
+SLACK_AWAY_AFTER = 120.0  # seconds without any answer from Slack: it is away, not the nudge
 YIELD_TO_ACKS = 0.05  # seconds a post waits at most while `nudgebot run` answers Slack
 
 
@@ -146,11 +147,16 @@ def release_process_leases(services: Services) -> int:
 class SlackFailure(Exception):
     """A call that did not succeed, sorted by what to do about it."""
 
-    def __init__(self, kind: str, error: str, retry_after: float = 0.0) -> None:
+    def __init__(
+        self, kind: str, error: str, retry_after: float = 0.0, *, unanswered: bool = False
+    ) -> None:
         super().__init__(f"{kind}: {error}")
         self.kind = kind  # permanent | temporary | rate_limited | auth
         self.error = error
         self.retry_after = retry_after
+        # No answer from Slack itself (timeout, refused or dropped connection, a 5xx
+        # page): what Slack being away looks like, as opposed to an error it answered.
+        self.unanswered = unanswered
 
 
 def call_slack(func: Callable[[], T]) -> T:
@@ -161,7 +167,7 @@ def call_slack(func: Callable[[], T]) -> T:
     except (OSError, http.client.HTTPException, ValueError) as exc:
         # Timeouts, refused and dropped connections: the call may or may not
         # have taken effect; the next attempt checks history first.
-        raise SlackFailure("temporary", type(exc).__name__) from None
+        raise SlackFailure("temporary", type(exc).__name__, unanswered=True) from None
 
 
 def _classify(exc: SlackApiError) -> SlackFailure:
@@ -173,7 +179,7 @@ def _classify(exc: SlackApiError) -> SlackFailure:
         retry = headers.get("Retry-After") or headers.get("retry-after") or "1"
         return SlackFailure("rate_limited", "ratelimited", float(retry))
     if status >= 500:
-        return SlackFailure("temporary", f"http_{status}")
+        return SlackFailure("temporary", f"http_{status}", unanswered=True)
     if error in PERMANENT_ERRORS:
         return SlackFailure("permanent", error)
     if error in AUTH_ERRORS:
@@ -257,6 +263,7 @@ class Sender:
         )
         self.threads = max(1, services.settings.send_threads)
         self._executor: ThreadPoolExecutor | None = None
+        self._last_answer = -SLACK_AWAY_AFTER  # monotonic time Slack last answered a call
         self._in_hand: set[Future[tuple[int, _Outcome]]] = set()
         self._dm: dict[str, str] = {}
         self._programs: dict[int, Program] = {}
@@ -527,7 +534,7 @@ class Sender:
             return self._defer(item, dnd_end, "deferred: do not disturb")
         channel = self._open_dm(person.slack_user_id, client=client, team=person.workspace_id)
         if d.attempts > 1:
-            found = self._find_posted(channel, d.id, client=client)
+            found = self._answered(lambda: self._find_posted(channel, d.id, client=client))
             if found is not None:
                 log.info("delivery %s was already posted; recorded without posting again", d.id)
                 return _Outcome(DeliveryStatus.sent, channel=channel, ts=found, stat="reconciled")
@@ -550,7 +557,7 @@ class Sender:
         if not self._hold_lease(d):
             log.warning("delivery %s: lease lapsed before the post; left to its new sender", d.id)
             return _Outcome(DeliveryStatus.sending, counted=False, stat="lost")
-        response = call_slack(
+        response = self._answered(
             lambda: client.chat_postMessage(
                 channel=channel,
                 text=message["text"],
@@ -575,6 +582,16 @@ class Sender:
             client = sender_client(self.settings, self.services.metrics, token=token)
             self._team_clients[token] = client
         return client
+
+    def _answered(self, func: Callable[[], T]) -> T:
+        """call_slack(func), remembering when Slack last answered this sender."""
+        result = call_slack(func)
+        self._last_answer = time.monotonic()
+        return result
+
+    def _slack_answering(self) -> bool:
+        """Did Slack answer this sender lately? If not, failures are an outage."""
+        return time.monotonic() - self._last_answer < SLACK_AWAY_AFTER
 
     def _budget_key(self, person: Person) -> str:
         """Whose posting budget a DM spends: the person's workspace in OAuth mode;
@@ -659,7 +676,11 @@ class Sender:
         if failure.kind == "permanent":
             log.warning("delivery %s failed for good: %s", d.id, failure.error)
             return _Outcome(DeliveryStatus.failed, error=failure.error, stat="failed")
-        if d.attempts >= self.settings.send_max_attempts:
+        if d.attempts >= self.settings.send_max_attempts and (
+            not failure.unanswered or self._slack_answering()
+        ):
+            # Given up only on a nudge Slack keeps failing while it answers others;
+            # while Slack itself is away, every nudge waits for it to come back.
             error = f"gave up after {d.attempts} attempts: {failure.error}"
             return _Outcome(DeliveryStatus.failed, error=error, stat="failed")
         base = self.settings.send_retry_seconds

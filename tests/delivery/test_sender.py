@@ -314,3 +314,24 @@ def test_a_slow_post_holds_up_only_its_own_nudge(
     # nobody else's nudge waited for it (in batches, 15 of them did).
     assert max(c.time for c in others) < slow.time + 5.0
     assert all(r.status == DeliveryStatus.sent for r in _rows(services))
+
+
+def test_slack_away_for_longer_than_every_retry_loses_no_nudge(
+    services: Services, fake_slack: FakeSlack, clock: FixedClock
+) -> None:
+    _setup(services, fake_slack, ["U0ALICE"])
+    # Slack answers nothing but 503 pages, far past NUDGEBOT_SEND_MAX_ATTEMPTS retries.
+    fake_slack.inject(None, "server_error", times=None, status=503)
+    sender = Sender(services)
+    for _ in range(services.settings.send_max_attempts + 4):
+        clock.advance(timedelta(minutes=20))
+        sender.send_due()
+    (row,) = _rows(services)
+    assert row.status == DeliveryStatus.planned and row.last_error == "retrying: http_503"
+
+    fake_slack.clear_faults()  # Slack is back: the nudge goes out, once
+    clock.advance(timedelta(minutes=20))
+    sender.send_due()
+    (row,) = _rows(services)
+    assert row.status == DeliveryStatus.sent
+    assert len(_nudges(fake_slack, "U0ALICE")) == 1
