@@ -1,7 +1,8 @@
 """How fast `nudgebot run` acknowledges Slack while its send tick fans out nudges.
 
     python bench/proof_ack_latency.py [--nudges 10000] [--per-kind 5] [--rounds 60]
-                                      [--idle-rounds 10] [--database-url URL] [--doc PATH]
+                                      [--idle-rounds 10] [--pause 0.2] [--kinds LIST]
+                                      [--database-url URL] [--doc PATH]
 
 Starts the real `nudgebot run` (bot.server.run: the start-up checks, the content
 sync, the waitress server and WSGI app with their default threads, and every
@@ -16,7 +17,9 @@ modal) and `/premortem <initiative>` (slash commands, form-encoded). They come
 from a clicker process of its own, as Slack's servers are not in the bot's
 process. Each request's time to its HTTP answer is the ack latency Slack sees (it
 gives up at 3 s); only rounds that ended while the fan-out was still running
-count as "fan-out". The same bursts on the idle bot give the baseline. Every
+count as "fan-out". The same bursts on the idle bot give the baseline. `--kinds
+click` sends clicks only (with --per-kind 20: the shape of the earlier click
+figures), in a section of its own. Every
 request must also be answered in the way a person sees (click logged, reply
 posted, modal opened, pre-mortem posted), or the figures are not published.
 Prints a table and writes it to docs/benchmarks.md (--doc: another file).
