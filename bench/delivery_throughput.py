@@ -92,7 +92,12 @@ def main() -> None:
             rows,
         )
     )
-    publish("delivery_throughput", "Sender throughput under the rate limit", body)
+    publish(
+        "delivery_throughput",
+        "Sender throughput under the rate limit",
+        body,
+        database=args.database_url,
+    )
     if not exact:
         raise SystemExit("some nudge was lost or doubled")
 

@@ -157,6 +157,7 @@ class SlackFailure(Exception):
         # No answer from Slack itself (timeout, refused or dropped connection, a 5xx
         # page): what Slack being away looks like, as opposed to an error it answered.
         self.unanswered = unanswered
+        self.on_post = False  # chat.postMessage's own answer (its budget is the one paced)
 
 
 def call_slack(func: Callable[[], T]) -> T:
@@ -557,15 +558,19 @@ class Sender:
         if not self._hold_lease(d):
             log.warning("delivery %s: lease lapsed before the post; left to its new sender", d.id)
             return _Outcome(DeliveryStatus.sending, counted=False, stat="lost")
-        response = self._answered(
-            lambda: client.chat_postMessage(
-                channel=channel,
-                text=message["text"],
-                blocks=message["blocks"],
-                metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": d.id}},
-                unfurl_links=False,
+        try:
+            response = self._answered(
+                lambda: client.chat_postMessage(
+                    channel=channel,
+                    text=message["text"],
+                    blocks=message["blocks"],
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {"delivery_id": d.id}},
+                    unfurl_links=False,
+                )
             )
-        )
+        except SlackFailure as failure:
+            failure.on_post = True
+            raise
         return _Outcome(DeliveryStatus.sent, channel=channel, ts=str(response.get("ts")))
 
     def _client_of(self, person: Person) -> WebClient | None:
@@ -662,9 +667,12 @@ class Sender:
         now = self.services.clock.now()
         key = self._budget_key(item.person)
         if failure.kind == "rate_limited":
-            # The whole workspace waits (every replica, through the shared budget); this
-            # row is due again when the pause ends, so nobody claims it in between.
-            self.pacer.pause(failure.retry_after, key=key)
+            # A 429 on a post: the workspace's posting budget waits (every replica, through
+            # the shared budget). Other methods have budgets of their own: only this row
+            # waits. Either way it is due again when the pause ends, so nobody claims it
+            # in between.
+            if failure.on_post:
+                self.pacer.pause(failure.retry_after, key=key)
             due = max(d.due_at, now + timedelta(seconds=failure.retry_after))
             return _Outcome(DeliveryStatus.planned, due_at=due, counted=False, stat="deferred")
         if failure.kind == "auth":
