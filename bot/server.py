@@ -64,10 +64,14 @@ def check_app_token(services: Services) -> None:
             "the connections:write scope on the app's Basic Information page"
         ) from None
     except OSError as exc:
-        raise ServiceUnavailable(
-            f"cannot reach Slack at {services.settings.slack_api_url} ({exc}); "
-            "check SLACK_API_URL and the network"
-        ) from None
+        raise _slack_unreachable(services, exc) from None
+
+
+def _slack_unreachable(services: Services, exc: OSError) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"cannot reach Slack at {services.settings.slack_api_url} ({exc}); "
+        "check SLACK_API_URL and the network"
+    )
 
 
 def check_slack_credentials(services: Services) -> dict[str, Any]:
@@ -80,10 +84,7 @@ def check_slack_credentials(services: Services) -> dict[str, Any]:
             f"SLACK_BOT_TOKEN was refused by Slack ({error}); {MANIFEST_HINT}"
         ) from None
     except OSError as exc:
-        raise ServiceUnavailable(
-            f"cannot reach Slack at {services.settings.slack_api_url} ({exc}); "
-            "check SLACK_API_URL and the network"
-        ) from None
+        raise _slack_unreachable(services, exc) from None
     return dict(response.data) if isinstance(response.data, dict) else {}
 
 
