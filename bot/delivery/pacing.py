@@ -216,6 +216,13 @@ class Pacer:
                     wait = slot - now
             self._sleep(min(wait, 0.5))
 
+    def posted(self, channel: str) -> None:
+        """The post to `channel` is done: the next one waits a full interval from now.
+        Counting from the end, not from when the turn was taken, keeps the gap Slack
+        sees between arrivals at a second however long this post took to get there."""
+        with self._lock:
+            self._channels[channel] = max(self._channels.get(channel, 0.0), self._now())
+
     def _channel_free(self, channel: str) -> float:
         last = self._channels.get(channel)
         return 0.0 if last is None else last + CHANNEL_INTERVAL

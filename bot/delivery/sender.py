@@ -571,6 +571,8 @@ class Sender:
         except SlackFailure as failure:
             failure.on_post = True
             raise
+        finally:
+            self.pacer.posted(channel)
         return _Outcome(DeliveryStatus.sent, channel=channel, ts=str(response.get("ts")))
 
     def _client_of(self, person: Person) -> WebClient | None:
