@@ -258,10 +258,9 @@ class Sender:
         self.batch_size = batch_size
         # The posting budget is the workspace's: on PostgreSQL every replica reserves
         # its send slots from one row per workspace (see bot.delivery.pacing).
-        store = SqlBudget(services.engine) if services.engine.dialect.name == "postgresql" else None
-        self.pacer = pacer or Pacer(
-            services.settings.send_rate_per_minute, store=store or MemoryBudget()
-        )
+        shared = services.engine.dialect.name == "postgresql"
+        store = SqlBudget(services.engine) if shared else MemoryBudget()
+        self.pacer = pacer or Pacer(services.settings.send_rate_per_minute, store=store)
         self.threads = max(1, services.settings.send_threads)
         self._executor: ThreadPoolExecutor | None = None
         self._last_answer = -SLACK_AWAY_AFTER  # monotonic time Slack last answered a call
