@@ -3,7 +3,7 @@
     python bench/delivery_replicas.py [--scenario budget|retry-after|faults|all]
         [--database-url URL]
 
-Each sender is a real `nudgebot send` process (python -m bot.delivery.worker);
+Each sender is a real `nudgebot send` process (python -m bot send);
 the fake Slack is a child process of its own that enforces the workspace budget
 and injects faults. Scenarios:
 
@@ -111,7 +111,7 @@ def _send(
     started = time.monotonic()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "bot.delivery.worker"],
+            [sys.executable, "-m", "bot", "send"],
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""A sending process: `nudgebot send` (or `python -m bot.delivery.worker`).
+"""A sending process: `nudgebot send` (or `python -m bot send`).
 
 `nudgebot run` already sends from its scheduler ticks; this loop is for a
 process that only sends (a dedicated worker, the reliability tests). Every
@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-import sys
 import threading
 import time
 from types import FrameType
@@ -91,9 +90,3 @@ def stop_on_signals(stop: threading.Event | None = None) -> threading.Event:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
-
-
-if __name__ == "__main__":
-    from bot.cli import main
-
-    main(["send", *sys.argv[1:]])

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import text
 
 from bot.cli import cli, main
-from bot.content.cli import schema_text
+from bot.cli.content import schema_text
 from bot.content.loader import load_library
 from bot.db import make_engine
 from bot.errors import UserError

@@ -66,7 +66,7 @@ def worker_env(services: Services, fake: FakeSlack, **settings: str) -> dict[str
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot.delivery.worker"], env=env, cwd=REPO,
+            [sys.executable, "-m", "bot", "send"], env=env, cwd=REPO,
             stdout=out, stderr=out,
         )  # fmt: skip
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.audit import service as audit
-from bot.audit.cli import audit as audit_command
 from bot.audit.models import AuditEvent
+from bot.cli.audit import audit as audit_command
 from bot.clock import FixedClock
 from bot.delivery.models import Enrollment
 from bot.people.models import Person

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.audit.models import AuditEvent
-from bot.governance import cli as governance_cli
+from bot.cli import governance as governance_cli
 from bot.governance import service
 from bot.governance.models import ProofRollup
 from bot.governance.registry import REGISTRY

@@ -11,8 +11,8 @@ import click
 from bot.audit.service import cli_actor
 from bot.errors import UserError
 from bot.governance import service
+from bot.governance.jobs import run_retention
 from bot.runtime import Runtime, pass_runtime
-from bot.services import Services
 
 _workspace = click.option(
     "--workspace",
@@ -87,13 +87,6 @@ def retention(runtime: Runtime) -> None:
         return
     for table, count in sorted(purged.items()):
         click.echo(f"{table}: {count} row(s) purged")
-
-
-def run_retention(services: Services) -> dict[str, int]:
-    with services.session() as session:
-        return service.purge_expired(
-            session, retention_days=services.settings.retention_days, now=services.clock.now()
-        )
 
 
 commands: list[click.Command] = [export_user, forget, retention]

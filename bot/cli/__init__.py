@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import socket
 import sys
@@ -16,7 +14,6 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import migrate
-from bot.app import FEATURES
 from bot.errors import ConfigError, NudgebotError, ServiceUnavailable, UserError
 from bot.log import configure_logging
 from bot.metrics import database_unreachable
@@ -125,11 +122,23 @@ def show_settings(runtime: Runtime, markdown: bool) -> None:
 
 
 def _add_feature_commands() -> None:
-    for feature in FEATURES:
-        name = f"{feature}.cli"
-        if importlib.util.find_spec(name) is not None:
-            for command in importlib.import_module(name).commands:
-                cli.add_command(command)
+    # Each slice's commands live beside this file (bot/cli/<slice>.py), at the
+    # top layer, so a command may use any slice without pointing an import upward.
+    from bot.cli import (
+        audit,
+        content,
+        delivery,
+        digest,
+        governance,
+        intake,
+        people,
+        premortem,
+        proof,
+    )
+
+    for module in (people, content, delivery, proof, intake, premortem, digest, audit, governance):
+        for command in module.commands:
+            cli.add_command(command)
 
 
 _add_feature_commands()
@@ -206,6 +215,3 @@ def _first_line(value: object) -> str:
     lines = str(value).strip().splitlines()
     return lines[0] if lines else type(value).__name__
 
-
-if __name__ == "__main__":
-    main()
