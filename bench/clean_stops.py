@@ -43,6 +43,7 @@ from bot.content.models import ProgramVersion
 from bot.content.service import load_and_sync
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.people.models import Person
+from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings, load_settings
 
@@ -260,6 +261,7 @@ def _is_bad(line: str) -> bool:
 
 
 def main() -> None:
+    plug_features()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--load", type=int, default=os.cpu_count() or 2,

@@ -26,6 +26,7 @@ from report import markdown_table, publish
 
 from bot.clock import SystemClock
 from bot.delivery.sender import Sender
+from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings
 
@@ -84,6 +85,7 @@ def run(nudges: int, url: str | None, threads: int) -> list[object]:
 
 
 def main() -> None:
+    plug_features()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nudges", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=8)

@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 
 from bot.clock import SystemClock
 from bot.delivery.models import Delivery, DeliveryStatus
+from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings
 
@@ -247,6 +248,7 @@ def faults(url: str) -> None:
 
 
 def main() -> None:
+    plug_features()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--scenario", choices=["budget", "retry-after", "faults", "all"], default="all"

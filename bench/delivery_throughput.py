@@ -25,11 +25,13 @@ from report import markdown_table, publish
 
 from bot.clock import SystemClock
 from bot.delivery.sender import Sender
+from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings
 
 
 def main() -> None:
+    plug_features()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nudges", type=int, default=900)
     parser.add_argument("--per-minute", type=int, default=1200)

@@ -40,6 +40,7 @@ from bot.clock import FixedClock
 from bot.delivery.models import Delivery
 from bot.delivery.planner import plan
 from bot.people.models import Person
+from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings
 
@@ -141,6 +142,7 @@ def run_child(url: str, days: int, minute: int, *extra: str) -> dict[str, float]
 
 
 def main() -> None:
+    plug_features()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=7)

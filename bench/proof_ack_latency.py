@@ -62,6 +62,7 @@ from bot.content.schema import Program
 from bot.db import make_engine
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.people.models import Person
+from bot.plugins import plug_features
 from bot.proof.models import ProofEvent
 from bot.services import Services
 from bot.settings import Settings
@@ -630,6 +631,7 @@ def report(args: argparse.Namespace, m: Measured) -> None:
 
 
 def main() -> None:
+    plug_features()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nudges", type=int, default=10_000)
     parser.add_argument("--per-kind", type=int, default=5, help="requests of each kind a round")

@@ -13,8 +13,10 @@ from typing import Any
 
 from slack_bolt import App, Args, BoltRequest, BoltResponse
 
+from bot.delivery.metrics import watch_outbox
 from bot.errors import ConfigError
 from bot.log import log_context
+from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import dedupe, install
@@ -167,7 +169,9 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
             "SLACK_SIGNING_SECRET is not set; copy it from the app's Basic Information page "
             "(create the app from config/manifest.yml)"
         )
+    plug_features()
     services = services or Services.create(settings)
+    watch_outbox(services)
     app = NudgebotApp(
         **install.app_kwargs(settings, services),
         signing_secret=settings.slack_signing_secret.get_secret_value(),

@@ -3,8 +3,8 @@
 Counters and histograms are fed by the code that does the work (the sender, the
 Slack client's retry path through `SlackCallObserver`, the WSGI app timing each
 Slack request, the scheduler); the outbox gauges are read from the database at
-scrape time by `OutboxCollector`, so every replica reports the same shared truth
-and nothing has to keep them in step.
+scrape time by the delivery core's collector (bot.delivery.metrics), so every
+replica reports the same shared truth and nothing has to keep them in step.
 
 Series (names as exported):
 - nudgebot_deliveries{status}                   gauge, rows of the outbox by status
@@ -24,23 +24,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
-from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.clock import Clock
-from bot.delivery.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +54,7 @@ OUTAGE_REPORT_EVERY = timedelta(minutes=1)
 class Metrics:
     """The process's instruments on `registry` (Services.registry)."""
 
-    def __init__(
-        self, registry: CollectorRegistry, *, engine: Engine | None = None, clock: Clock
-    ) -> None:
+    def __init__(self, registry: CollectorRegistry, *, clock: Clock) -> None:
         self.registry = registry
         self._clock = clock
         self.slack_outage: Outage | None = None
@@ -101,8 +95,6 @@ class Metrics:
         )
         for outcome in ("sent", "failed", "retried"):
             self.sends.labels(outcome=outcome)
-        if engine is not None:
-            registry.register(OutboxCollector(engine, clock, database=self.database_outage))
 
     def observe_send(self, *, outcome: str = "sent") -> None:
         """One nudge left the sender: sent, failed (permanently) or retried (later)."""
@@ -302,77 +294,6 @@ def _duration(delta: timedelta) -> str:
     if seconds < 120:
         return f"{seconds} s"
     return f"{seconds // 60} min {seconds % 60} s"
-
-
-class OutboxCollector(Collector):
-    """Outbox gauges read from the database at scrape time (cheap: the status
-    counts and the due rows both use ix_deliveries_status_due)."""
-
-    def __init__(self, engine: Engine, clock: Clock, *, database: Outage | None = None) -> None:
-        self._engine = engine
-        self._clock = clock
-        self._database = database or Outage("database", now=clock.now)
-        self._lock = threading.Lock()
-        self._cached: tuple[float, list[Metric]] | None = None
-        self._outage = Outage("outbox metrics", now=clock.now, level=logging.WARNING)
-
-    def collect(self) -> Iterable[Metric]:
-        with self._lock:
-            if self._cached and time.monotonic() - self._cached[0] < GAUGE_CACHE_SECONDS:
-                return list(self._cached[1])
-            metrics = self._read()
-            self._cached = (time.monotonic(), metrics)
-            return list(metrics)
-
-    def _read(self) -> list[Metric]:
-        up = GaugeMetricFamily(
-            "nudgebot_metrics_database_up", "1 when the outbox gauges could be read."
-        )
-        try:
-            by_status, depth, oldest = self._query(self._clock.now())
-        except SQLAlchemyError as exc:
-            # A scrape must not fail (or 500) because the database is away; say so instead.
-            if database_unreachable(exc):
-                self._database.failed(exc, seen_by="a /metrics scrape")
-            else:
-                self._outage.failed(exc)
-            up.add_metric([], 0)
-            return [up]
-        self._outage.succeeded()
-        self._database.succeeded()
-        up.add_metric([], 1)
-        deliveries = GaugeMetricFamily(
-            "nudgebot_deliveries", "Rows of the deliveries outbox, by status.", labels=["status"]
-        )
-        for status in DeliveryStatus:
-            deliveries.add_metric([status.value], by_status.get(status.value, 0))
-        return [
-            up,
-            deliveries,
-            GaugeMetricFamily(
-                "nudgebot_outbox_depth", "Nudges due now and not yet sent.", value=depth
-            ),
-            GaugeMetricFamily(
-                "nudgebot_outbox_oldest_due_age_seconds",
-                "Seconds since the oldest unsent due nudge was due (0 when none).",
-                value=oldest,
-            ),
-        ]
-
-    def _query(self, now: datetime) -> tuple[dict[str, int], int, float]:
-        due = (Delivery.status == DeliveryStatus.planned) & (Delivery.due_at <= now)
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(Delivery.status, func.count()).group_by(Delivery.status)
-            ).all()
-            depth, oldest = conn.execute(
-                select(func.count(), func.min(Delivery.due_at)).where(
-                    due | (Delivery.status == DeliveryStatus.sending)
-                )
-            ).one()
-        by_status = {str(getattr(status, "value", status)): int(count) for status, count in rows}
-        age = (now - oldest).total_seconds() if oldest is not None else 0.0
-        return by_status, int(depth or 0), max(0.0, age)
 
 
 class SlackCallObserver(RetryHandler):

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from bot import migrate
 from bot.db import normalize_url
 from bot.errors import ConfigError, ServiceUnavailable, UserError
+from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings, load_settings
 from bot.slack.client import MANIFEST_HINT
@@ -25,6 +26,7 @@ class Runtime:
 
     @cached_property
     def services(self) -> Services:
+        plug_features()
         return Services.create(self.settings)
 
     def existing_services(self) -> Services:

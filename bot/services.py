@@ -81,7 +81,7 @@ class Services:
             sessions=make_session_factory(engine),
             clock=clock,
             registry=registry,
-            metrics=Metrics(registry, engine=engine, clock=clock),
+            metrics=Metrics(registry, clock=clock),
             _client=client,
         )
 

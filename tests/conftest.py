@@ -30,6 +30,7 @@ from bot import migrate
 from bot.app import NudgebotApp, build_app
 from bot.clock import FixedClock
 from bot.db import make_engine, normalize_url
+from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings
 from bot.web import make_wsgi_app
@@ -66,6 +67,13 @@ class PostgresServer:
             for name in self.created:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _features_plugged_into_delivery() -> None:
+    """What `build_app` and every command do at start: the features answer the
+    delivery core's questions (bot.plugins), also for tests that use delivery alone."""
+    plug_features()
 
 
 @pytest.fixture(scope="session")

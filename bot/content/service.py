@@ -24,7 +24,6 @@ from bot.audit import service as audit
 from bot.content import models
 from bot.content.loader import Library, LoadedProgram, canonical_json, load_library
 from bot.content.schema import Program
-from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.errors import ConfigError, UserError
 
 if TYPE_CHECKING:
@@ -162,32 +161,6 @@ def steps_line_up(
         ]
 
     return rest(started) == rest(current)
-
-
-def resolve_version_for_enrollment(
-    session: Session, *, enrollment: Enrollment
-) -> models.ProgramVersion:
-    """The version this enrollment should follow now: the current one when the steps
-    line up (see `steps_line_up`), else the one it started with. Changes nothing."""
-    own = session.get(models.ProgramVersion, enrollment.program_version_id)
-    if own is None:
-        raise UserError(f"enrollment {enrollment.id} points at a missing program version")
-    current = current_version(session, enrollment.program_id)
-    if current is None or current.id == own.id:
-        return own
-    reached = set(
-        session.scalars(
-            select(Delivery.step_id).where(
-                Delivery.enrollment_id == enrollment.id,
-                Delivery.status.not_in([DeliveryStatus.planned, DeliveryStatus.cancelled]),
-            )
-        )
-    )
-    started = load_program_version(session, own.id)
-    latest = load_program_version(session, current.id)
-    if steps_line_up(started, latest, reached_step_ids=reached, arm=enrollment.arm):
-        return current
-    return own
 
 
 def load_and_sync(services: Services) -> Library:

@@ -188,12 +188,32 @@ def _changed(target: object, names: tuple[str, ...]) -> bool:
 
 @event.listens_for(Person, "after_update")
 def _person_changed(_mapper: Any, connection: Connection, target: Person) -> None:
+    if _deactivated(target):
+        # Nothing more for someone whose account is gone: enrollments stop and the
+        # unsent nudges are cancelled, whichever path saw it (people sync, user_change).
+        connection.execute(
+            update(Enrollment)
+            .where(
+                Enrollment.person_id == target.id, Enrollment.status == EnrollmentStatus.active
+            )
+            .values(status=EnrollmentStatus.stopped)
+        )
+        connection.execute(
+            update(Delivery)
+            .where(Delivery.person_id == target.id, Delivery.status == DeliveryStatus.planned)
+            .values(status=DeliveryStatus.cancelled, last_error="account deactivated")
+        )
     if _changed(target, PLAN_INPUTS_PERSON):
         connection.execute(
             update(Enrollment)
             .where(Enrollment.person_id == target.id)
             .values(replan_at=None, plan_mark=Enrollment.plan_mark + 1)
         )
+
+
+def _deactivated(person: Person) -> bool:
+    history = inspect(person).attrs["is_deleted"].history
+    return bool(person.is_deleted) and history.has_changes() and not any(history.deleted)
 
 
 @event.listens_for(Enrollment, "before_update")

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from bot.content.schema import Program
+from bot.delivery.arms import HOLDOUT
 from bot.delivery.calendar import (
     MAX_DAYS_AHEAD,
     Calendar,
@@ -55,7 +56,7 @@ from bot.delivery.models import (
     EnrollmentStatus,
     PlannerState,
 )
-from bot.delivery.service import HOLDOUT, EnrollResult, enroll, load_program
+from bot.delivery.service import EnrollResult, enroll, load_program
 from bot.people.models import Person
 from bot.people.service import effective_tz
 from bot.settings import Settings, TimeWindow

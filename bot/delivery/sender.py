@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from bot.content.blocks import step_message
 from bot.content.schema import Program, normalise_locale
+from bot.delivery import plugins
 from bot.delivery.calendar import Calendar
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, SenderLock
 from bot.delivery.pacing import MemoryBudget, Pacer, SqlBudget
@@ -39,9 +40,6 @@ from bot.errors import ConfigError
 from bot.log import log_context
 from bot.metrics import Metrics
 from bot.people.models import Person
-from bot.premortem import followups as premortem_followups
-from bot.proof.models import NudgePreference
-from bot.proof.reinforcement import is_settled
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import install
@@ -477,22 +475,17 @@ class Sender:
                 .order_by(Delivery.due_at, Delivery.id)
             )
             claimed = [_Claimed(r.Delivery, r.Person, r.Enrollment) for r in rows]
-            # The language chosen in App Home wins over Slack's (one query a batch).
-            chosen = dict(
-                session.execute(
-                    select(NudgePreference.person_id, NudgePreference.language).where(
-                        NudgePreference.person_id.in_({i.person.id for i in claimed})
-                    )
-                ).all()
-            )
+            # The language a person chose in the bot wins over Slack's (one query a batch).
+            features = plugins.current()
+            chosen = features.chosen_languages(session, {i.person.id for i in claimed})
             for item in claimed:
                 item.locale = normalise_locale(chosen.get(item.person.id) or item.person.locale)
                 if item.enrollment is None:
-                    _render_other(session, item)
+                    _render_other(session, item, features)
                     continue
-                # A repetition stops once the step is settled (see bot.proof.reinforcement).
-                item.extra["done"] = item.delivery.repetition > 0 and is_settled(
-                    session, enrollment_id=item.enrollment.id, step_id=item.delivery.step_id
+                # A repetition stops once the step is settled (the answer-settled hook).
+                item.extra["done"] = item.delivery.repetition > 0 and features.settled(
+                    session, item.enrollment.id, item.delivery.step_id
                 )
                 version = item.enrollment.program_version_id
                 if version not in self._programs:
@@ -771,22 +764,21 @@ class Sender:
     ) -> str | None:
         """The ts of the DM that carries this delivery id in its metadata, if any."""
         api = client or self.client
-        cursor = ""
-        for _ in range(HISTORY_PAGES):
-            page = call_slack(
-                lambda c=cursor: api.conversations_history(  # type: ignore[misc]
-                    channel=channel, include_all_metadata=True, limit=200, cursor=c or None
-                )
-            )
-            for message in page.get("messages") or []:
-                meta = message.get("metadata") or {}
-                payload = meta.get("event_payload") or {}
-                if meta.get("event_type") == METADATA_EVENT and _same_id(payload, delivery_id):
-                    return str(message.get("ts"))
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
-            if not cursor:
-                return None
-        return None
+
+        def search() -> str | None:
+            first = api.conversations_history(channel=channel, include_all_metadata=True, limit=200)
+            # Iterating a SlackResponse fetches the following pages (next_cursor).
+            for number, page in enumerate(first):
+                if number >= HISTORY_PAGES:
+                    break
+                for message in page.get("messages") or []:
+                    meta = message.get("metadata") or {}
+                    payload = meta.get("event_payload") or {}
+                    if meta.get("event_type") == METADATA_EVENT and _same_id(payload, delivery_id):
+                        return str(message.get("ts"))
+            return None
+
+        return call_slack(search)
 
     # -- recording -------------------------------------------------------------------------------
 
@@ -905,16 +897,17 @@ def _not_wanted(item: _Claimed) -> _Outcome | None:
     return None
 
 
-def _render_other(session: Session, item: _Claimed) -> None:
+def _render_other(session: Session, item: _Claimed, features: plugins.DeliveryPlugins) -> None:
     """A delivery that is not a step: its feature renders it now, from the current state,
     or says why it is no longer wanted (the prevention was closed meanwhile)."""
     d = item.delivery
-    if d.kind not in premortem_followups.KINDS:
+    render = features.renderers.get(d.kind)
+    if render is None:
         item.extra["unwanted"] = f"no sender for deliveries of kind {d.kind}"
         return
     try:
-        item.extra["message"] = premortem_followups.render(session, d)
-    except premortem_followups.NotWanted as exc:
+        item.extra["message"] = render(session, d)
+    except plugins.NotWanted as exc:
         item.extra["unwanted"] = str(exc)
 
 

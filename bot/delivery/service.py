@@ -8,28 +8,26 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit import service as audit
 from bot.content.models import Program as ProgramRow
 from bot.content.models import ProgramVersion
 from bot.content.schema import Program
-from bot.content.service import current_version, load_program_version
+from bot.content.service import current_version, load_program_version, steps_line_up
+from bot.delivery import plugins
+from bot.delivery.arms import assign_arm
 from bot.delivery.calendar import to_utc, zone
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
-from bot.digest import experiments
-from bot.digest.experiments import assign_arm
-from bot.digest.models import PrivacyChoice
 from bot.errors import UserError
 from bot.people.models import Person
-
-HOLDOUT = experiments.HOLDOUT
+from bot.people.service import effective_tz
 
 
 def load_program(session: Session, version_id: int) -> Program:
@@ -138,8 +136,6 @@ def local_midnight(day: date, tz: str) -> datetime:
 
 
 def _zone_of(person: Person, default_tz: str) -> str:
-    from bot.people.service import effective_tz  # people.service imports this module
-
     return effective_tz(person, default_tz)
 
 
@@ -158,8 +154,7 @@ def _audit_enrollment(
 
 def _not_opted_in(session: Session, person: Person | None) -> str | None:
     assert person is not None
-    choice = session.get(PrivacyChoice, person.id)
-    if choice is not None and choice.enrollment_opt_in:
+    if plugins.current().opted_in(session, person.id):
         return None
     return "has not opted in (works-council mode: enrollment is opt-in)"
 
@@ -214,23 +209,27 @@ def user_ids_from_csv(
     return ids
 
 
-def stop_person(session: Session, *, person_id: int, reason: str) -> int:
-    """Nothing more for this person: enrollments stop, unsent nudges are cancelled."""
-    session.execute(
-        update(Enrollment)
-        .where(Enrollment.person_id == person_id, Enrollment.status == EnrollmentStatus.active)
-        .values(status=EnrollmentStatus.stopped)
-    )
-    return cancel_planned(session, person_ids=[person_id], reason=reason)
-
-
-def cancel_planned(session: Session, *, person_ids: Iterable[int], reason: str) -> int:
-    result = session.execute(
-        update(Delivery)
-        .where(
-            Delivery.person_id.in_(list(person_ids)),
-            Delivery.status == DeliveryStatus.planned,
+def resolve_version_for_enrollment(
+    session: Session, *, enrollment: Enrollment
+) -> ProgramVersion:
+    """The version this enrollment should follow now: the current one when the steps
+    line up (see `steps_line_up`), else the one it started with. Changes nothing."""
+    own = session.get(ProgramVersion, enrollment.program_version_id)
+    if own is None:
+        raise UserError(f"enrollment {enrollment.id} points at a missing program version")
+    current = current_version(session, enrollment.program_id)
+    if current is None or current.id == own.id:
+        return own
+    reached = set(
+        session.scalars(
+            select(Delivery.step_id).where(
+                Delivery.enrollment_id == enrollment.id,
+                Delivery.status.not_in([DeliveryStatus.planned, DeliveryStatus.cancelled]),
+            )
         )
-        .values(status=DeliveryStatus.cancelled, last_error=reason[:255])
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    started = load_program_version(session, own.id)
+    latest = load_program_version(session, current.id)
+    if steps_line_up(started, latest, reached_step_ids=reached, arm=enrollment.arm):
+        return current
+    return own

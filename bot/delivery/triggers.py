@@ -30,10 +30,11 @@ from sqlalchemy.orm import Session
 
 from bot import webhooks
 from bot.content.schema import Program, Trigger
+from bot.delivery.arms import HOLDOUT
 from bot.delivery.calendar import Calendar, to_utc
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
 from bot.delivery.planner import HELD_IN_WEEK, person_calendar, program_calendar
-from bot.delivery.service import HOLDOUT, load_program
+from bot.delivery.service import load_program
 from bot.people.models import Person
 from bot.settings import Settings
 from bot.slack import dedupe

@@ -1,42 +1,21 @@
-"""Experiments: stable arm assignment and an honest comparison of behavior rates.
+"""Experiments: an honest comparison of behavior rates between arms.
 
-Arms are "" (the program's main wording), each variant id of the program, and
-"holdout" (people who get no nudges; their share is `program.holdout`).
+Arms are assigned at enrollment by the delivery core (bot.delivery.arms): "" (the
+program's main wording), each variant id of the program, and "holdout".
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
-from bot.content.schema import Program
+# Re-exported: the digest names arms as the delivery core assigns them.
+from bot.delivery.arms import HOLDOUT as HOLDOUT
+from bot.delivery.arms import MAIN as MAIN
 
-HOLDOUT = "holdout"
-MAIN = ""
 Z95 = 1.959963984540054
 # Below this many nudges in an arm, a rate says more about luck than about wording.
 MIN_PER_ARM = 30
-
-
-def _unit(*parts: str) -> float:
-    """A number in [0, 1) that depends only on `parts`: stable across runs and machines."""
-    digest = hashlib.sha256(":".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def assign_arm(program: Program, person_key: str) -> str:
-    """The person's arm in this program: the same answer every time, on every replica.
-
-    Two independent hashes: one decides holdout (with probability
-    `program.holdout`), the other spreads everyone else evenly over the main
-    wording and the variants. Salting with the program id keeps one person from
-    landing in the holdout of every program.
-    """
-    if _unit("holdout", program.id, person_key) < program.holdout:
-        return HOLDOUT
-    arms = [MAIN, *program.variant_ids]
-    return arms[int(_unit("arm", program.id, person_key) * len(arms))]
 
 
 def arm_label(arm: str) -> str:

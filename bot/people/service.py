@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from bot.audit import service as audit
 from bot.db import utcnow
-from bot.delivery.service import stop_person
 from bot.errors import UserError
 from bot.people.models import Person, Role
 
@@ -103,11 +102,10 @@ def apply_slack_user(
     person.tz = user.get("tz") if valid_zone(user.get("tz")) else person.tz
     person.locale = str(user["locale"])[:16] if user.get("locale") else person.locale
     person.is_bot = bool(user.get("is_bot")) or user_id == "USLACKBOT"
-    was_deleted = person.is_deleted
     person.is_deleted = bool(user.get("deleted"))
+    # Deactivation stops the person's enrollments and cancels what was planned for
+    # them: the delivery core watches for it (bot.delivery.models), whatever the path.
     session.flush()
-    if person.is_deleted and not was_deleted:
-        stop_person(session, person_id=person.id, reason="account deactivated")
     return person
 
 

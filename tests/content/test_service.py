@@ -19,11 +19,11 @@ from bot.content.service import (
     current_version,
     load_and_sync,
     load_program_version,
-    resolve_version_for_enrollment,
     steps_line_up,
     sync_library,
 )
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
+from bot.delivery.service import resolve_version_for_enrollment
 from bot.errors import ConfigError
 from bot.people.models import Person
 from bot.services import Services

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from bot import webhooks
 from bot.content.service import load_program_version
+from bot.delivery.arms import assign_arm
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.delivery.planner import enroll_and_plan, schedule
 from bot.delivery.sender import Sender, make_owner, release_process_leases
 from bot.delivery.service import latest_version
-from bot.digest.experiments import assign_arm
 from bot.digest.models import PrivacyChoice
 from bot.people.models import Person
 from bot.proof.models import NudgePreference

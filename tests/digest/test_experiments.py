@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from bot.content.schema import Program
-from bot.digest.experiments import HOLDOUT, Rate, assign_arm, compare, wilson
+from bot.delivery.arms import HOLDOUT, assign_arm
+from bot.digest.experiments import Rate, compare, wilson
 from tests.digest.conftest import program_data
 
 STEPS = [

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.clock import FixedClock
 from bot.content.models import Program, ProgramVersion
 from bot.db import make_engine
+from bot.delivery.metrics import OutboxCollector
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.metrics import Metrics
 from bot.people.models import Person
@@ -109,7 +110,8 @@ def test_metrics_endpoint_shows_every_named_series(bot: RunningBot, clock: Fixed
 def test_a_scrape_survives_an_unreachable_database(tmp_path: object, clock: FixedClock) -> None:
     registry = CollectorRegistry()
     engine = make_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")
-    Metrics(registry, engine=engine, clock=clock)
+    metrics = Metrics(registry, clock=clock)
+    registry.register(OutboxCollector(engine, clock, database=metrics.database_outage))
     got = _samples(generate_latest(registry).decode())
     assert got[("nudgebot_metrics_database_up", ())] == 0
     assert not any(name == "nudgebot_outbox_depth" for name, _ in got)
