@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from slack_sdk import WebClient
 
-from bot.delivery import planner, service
+from bot.delivery import planner, preview, service
 from bot.errors import UserError
 from bot.log import configure_logging
 from bot.output import format_option, render
@@ -147,7 +147,7 @@ def plan_command(runtime: Runtime, days: int, fmt: str) -> None:
     """Show the coming schedule (person, program, step, local and UTC time) without sending."""
     services = runtime.migrated_services()
     with services.session() as session:
-        rows = planner.schedule(
+        rows = preview.schedule(
             session, settings=services.settings, now=services.clock.now(), days=days
         )
         session.rollback()  # a dry run: nothing it computed is kept

@@ -36,7 +36,7 @@ from bot.delivery.leases import (
 )
 from bot.delivery.models import Delivery, DeliveryStatus
 from bot.delivery.pacing import MemoryBudget, Pacer, SqlBudget
-from bot.delivery.planner import person_calendar, program_calendar
+from bot.delivery.placement import person_calendar, program_calendar
 from bot.delivery.slack_calls import (
     METADATA_EVENT,
     SlackFailure,

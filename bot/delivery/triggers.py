@@ -33,7 +33,7 @@ from bot.content.schema import Program, Trigger
 from bot.delivery.arms import HOLDOUT
 from bot.delivery.calendar import Calendar, to_utc
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
-from bot.delivery.planner import HELD_IN_WEEK, person_calendar, program_calendar
+from bot.delivery.placement import HELD_IN_WEEK, person_calendar, program_calendar
 from bot.delivery.service import load_program
 from bot.people.models import Person
 from bot.settings import Settings

@@ -15,7 +15,8 @@ from bot import webhooks
 from bot.content.service import load_program_version
 from bot.delivery.arms import assign_arm
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
-from bot.delivery.planner import enroll_and_plan, schedule
+from bot.delivery.planner import enroll_and_plan
+from bot.delivery.preview import schedule
 from bot.delivery.sender import Sender, make_owner, release_process_leases
 from bot.delivery.service import latest_version
 from bot.digest.models import PrivacyChoice

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.delivery.models import Delivery, DeliveryStatus
-from bot.delivery.planner import enroll_and_plan, plan, schedule
+from bot.delivery.planner import enroll_and_plan, plan
+from bot.delivery.preview import schedule
 from bot.people.models import Person
 from bot.services import Services
 from tests.conftest import make_settings
