@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.digest.experiments import arm_label
 from bot.digest.weeks import week_label
+from bot.people.privacy import withheld_reason
 
 if TYPE_CHECKING:
     from bot.digest.impact import ImpactBrief
@@ -148,11 +149,17 @@ def ld_digest_blocks(digest: LDDigest) -> list[Block]:
                 )
             )
             continue
-        lines = [
-            f"*{program.title}*: {program.enrolled} enrolled · adoption last week "
-            f"*{pct(program.adoption)}* ({program.acted_last_week} of "
-            f"{program.nudged_last_week} people nudged acted)"
-        ]
+        if program.week_withheld:
+            last_week = (
+                f"adoption last week withheld ({program.nudged_last_week} people nudged, "
+                f"{withheld_reason(digest.min_group)})"
+            )
+        else:
+            last_week = (
+                f"adoption last week *{pct(program.adoption)}* ({program.acted_last_week} of "
+                f"{program.nudged_last_week} people nudged acted)"
+            )
+        lines = [f"*{program.title}*: {program.enrolled} enrolled · {last_week}"]
         for step in program.funnel:
             acted = "—" if step.acted < 0 else str(step.acted)
             lines.append(f"  {step.label}: reached {step.reached}, acted {acted}")
