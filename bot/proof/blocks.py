@@ -25,6 +25,8 @@ from bot.proof.home import HomeData, LeadData, NudgeLine
 from bot.proof.models import Pause, PauseReason, ProofEvent
 from bot.proof.pauses import OPEN_ENDED
 from bot.proof.service import NOT_RELEVANT_REASONS, local_time_text
+from bot.slack import blocks as kit
+from bot.slack.blocks import escape
 
 NOT_RELEVANT_CALLBACK = "proof_not_relevant"
 REFLECTION_CALLBACK = "proof_reflection"
@@ -44,30 +46,6 @@ PAUSE_REASONS = {
     PauseReason.vacation: "your vacation",
     PauseReason.status: "your Slack status says you are away",
 }
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:150] or " ", "emoji": True}
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:3000]}
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": _plain(text[:75]),
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- the answered nudge ---------------------------------------------------------------------
@@ -144,7 +122,7 @@ def answered_message(
             {
                 "type": "context",
                 "block_id": "proof_answers",
-                "elements": [_mrkdwn("\n".join(lines))],
+                "elements": [kit.mrkdwn("\n".join(lines))],
             },
         )
     return {"text": message["text"], "blocks": kept}
@@ -174,7 +152,7 @@ def _checklist(block: dict[str, Any], ticked: set[int], *, open_: bool) -> dict[
         + escape(o["text"]["text"])
         for n, o in enumerate(options)
     ]
-    return {"type": "section", "block_id": BLOCK_ID_CHECKLIST, "text": _mrkdwn("\n".join(lines))}
+    return {"type": "section", "block_id": BLOCK_ID_CHECKLIST, "text": kit.mrkdwn("\n".join(lines))}
 
 
 # -- modals -------------------------------------------------------------------------------------
@@ -184,30 +162,30 @@ def not_relevant_modal(delivery_id: int, lang: str = "en") -> dict[str, Any]:
     """Asks why, in the language the nudge was read in (`lang`)."""
     ui = ui_strings(lang)
     options = [
-        {"text": _plain(ui.get(f"reason_{code}") or label), "value": code}
+        {"text": kit.plain(ui.get(f"reason_{code}") or label), "value": code}
         for code, label in NOT_RELEVANT_REASONS.items()
     ]
     return {
         "type": "modal",
         "callback_id": NOT_RELEVANT_CALLBACK,
         "private_metadata": json.dumps({"delivery_id": delivery_id}),
-        "title": _plain(ui["nr_title"]),
-        "submit": _plain(ui["nr_submit"]),
-        "close": _plain(ui["nr_close"]),
+        "title": kit.plain(ui["nr_title"]),
+        "submit": kit.plain(ui["nr_submit"]),
+        "close": kit.plain(ui["nr_close"]),
         "blocks": [
-            {"type": "section", "text": _mrkdwn(ui["nr_intro"])},
+            {"type": "section", "text": kit.mrkdwn(ui["nr_intro"])},
             {
                 "type": "input",
                 "block_id": "reason",
                 "optional": True,
-                "label": _plain(ui["nr_why"]),
+                "label": kit.plain(ui["nr_why"]),
                 "element": {"type": "radio_buttons", "action_id": "choice", "options": options},
             },
             {
                 "type": "input",
                 "block_id": "details",
                 "optional": True,
-                "label": _plain(ui["nr_words"]),
+                "label": kit.plain(ui["nr_words"]),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "text",
@@ -226,15 +204,15 @@ def reflection_modal(delivery_id: int, question: str, lang: str = "en") -> dict[
         "type": "modal",
         "callback_id": REFLECTION_CALLBACK,
         "private_metadata": json.dumps({"delivery_id": delivery_id}),
-        "title": _plain(ui["rf_title"]),
-        "submit": _plain(ui["rf_submit"]),
-        "close": _plain(ui["rf_close"]),
+        "title": kit.plain(ui["rf_title"]),
+        "submit": kit.plain(ui["rf_submit"]),
+        "close": kit.plain(ui["rf_close"]),
         "blocks": [
-            {"type": "section", "text": _mrkdwn(question)},
+            {"type": "section", "text": kit.mrkdwn(question)},
             {
                 "type": "input",
                 "block_id": "answer",
-                "label": _plain(ui["rf_label"]),
+                "label": kit.plain(ui["rf_label"]),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "text",
@@ -258,16 +236,18 @@ def fatigue_dm(limit: int) -> dict[str, Any]:
     return {
         "text": text,
         "blocks": [
-            {"type": "section", "text": _mrkdwn(f":pause_button: {text}")},
+            {"type": "section", "text": kit.mrkdwn(f":pause_button: {text}")},
             {
                 "type": "actions",
                 "block_id": "fatigue",
-                "elements": [_button("Resume my nudges", RESUME_ACTION, "resume", "primary")],
+                "elements": [
+                    kit.button("Resume my nudges", RESUME_ACTION, "resume", style="primary")
+                ],
             },
             {
                 "type": "context",
                 "elements": [
-                    _mrkdwn("Or type `/nudges resume` any time. `/nudges help` lists more.")
+                    kit.mrkdwn("Or type `/nudges resume` any time. `/nudges help` lists more.")
                 ],
             },
         ],
@@ -339,14 +319,14 @@ def status_text(
 
 def home_view(data: HomeData) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain("Your nudges")},
+        {"type": "header", "text": kit.plain("Your nudges")},
         *_pause_blocks(data),
         {"type": "divider"},
-        {"type": "section", "text": _mrkdwn("*This week*")},
+        {"type": "section", "text": kit.mrkdwn("*This week*")},
         _lines_block(data.week, data.tz, empty="No nudges yet this week."),
-        {"type": "section", "text": _mrkdwn("*Streaks*")},
-        {"type": "section", "text": _mrkdwn(_streak_text(data))},
-        {"type": "section", "text": _mrkdwn("*What comes next*")},
+        {"type": "section", "text": kit.mrkdwn("*Streaks*")},
+        {"type": "section", "text": kit.mrkdwn(_streak_text(data))},
+        {"type": "section", "text": kit.mrkdwn("*What comes next*")},
         _lines_block(data.next, data.tz, empty="Nothing planned right now."),
         {"type": "divider"},
         *_preference_blocks(data),
@@ -363,17 +343,19 @@ def _pause_blocks(data: HomeData) -> list[dict[str, Any]]:
             + "; ".join(pause_text(p, data.tz) for p in data.pauses)
             + "."
         )
-        button = _button("Resume", RESUME_ACTION, "resume", "primary")
+        button = kit.button("Resume", RESUME_ACTION, "resume", style="primary")
     else:
         text = ":arrow_forward: Your nudges are on."
-        button = _button("Pause for a week", PAUSE_ACTION, "7d")
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(text), "accessory": button}]
+        button = kit.button("Pause for a week", PAUSE_ACTION, "7d")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": kit.mrkdwn(text), "accessory": button}
+    ]
     for p in data.upcoming:
         blocks.append(
             {
                 "type": "context",
                 "elements": [
-                    _mrkdwn(
+                    kit.mrkdwn(
                         f":palm_tree: Vacation from {local_time_text(p.starts_at, data.tz)}"
                         + (f" to {local_time_text(p.ends_at, data.tz)}" if p.ends_at else "")
                     )
@@ -385,13 +367,13 @@ def _pause_blocks(data: HomeData) -> list[dict[str, Any]]:
 
 def _lines_block(lines: Sequence[NudgeLine], tz: ZoneInfo, *, empty: str) -> dict[str, Any]:
     if not lines:
-        return {"type": "context", "elements": [_mrkdwn(empty)]}
+        return {"type": "context", "elements": [kit.mrkdwn(empty)]}
     text = "\n".join(
         f"• {local_time_text(n.when, tz)} · _{escape(n.program)}_: {escape(n.snippet)}"
         + (f"  {n.answer}" if n.answer else "")
         for n in lines
     )
-    return {"type": "section", "text": _mrkdwn(text)}
+    return {"type": "section", "text": kit.mrkdwn(text)}
 
 
 def _streak_text(data: HomeData) -> str:
@@ -413,8 +395,8 @@ def _preference_blocks(data: HomeData) -> list[dict[str, Any]]:
     return [
         {
             "type": "section",
-            "text": _mrkdwn(text),
-            "accessory": _button("Change", PREFERENCES_ACTION, "edit"),
+            "text": kit.mrkdwn(text),
+            "accessory": kit.button("Change", PREFERENCES_ACTION, "edit"),
         }
     ]
 
@@ -422,11 +404,11 @@ def _preference_blocks(data: HomeData) -> list[dict[str, Any]]:
 def _lead_blocks(lead: LeadData, *, room: int) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {"type": "divider"},
-        {"type": "header", "text": _plain("Programs (L&D)")},
+        {"type": "header", "text": kit.plain("Programs (L&D)")},
         {
             "type": "context",
             "elements": [
-                _mrkdwn(
+                kit.mrkdwn(
                     f"{lead.total} program(s) · page {lead.page + 1} of {lead.pages} · "
                     "adoption = answered ÷ delivered per step"
                 )
@@ -439,9 +421,9 @@ def _lead_blocks(lead: LeadData, *, room: int) -> list[dict[str, Any]]:
         blocks.append(_program_block(program))
     paging = []
     if lead.page > 0:
-        paging.append(_button("Previous", f"{PAGE_ACTION}_prev", str(lead.page - 1)))
+        paging.append(kit.button("Previous", f"{PAGE_ACTION}_prev", str(lead.page - 1)))
     if lead.page + 1 < lead.pages:
-        paging.append(_button("Next", f"{PAGE_ACTION}_next", str(lead.page + 1)))
+        paging.append(kit.button("Next", f"{PAGE_ACTION}_next", str(lead.page + 1)))
     if paging:
         blocks.append({"type": "actions", "block_id": "programs_paging", "elements": paging})
     return blocks[:room]
@@ -462,40 +444,40 @@ def _program_block(program: Any) -> dict[str, Any]:
     block: dict[str, Any] = {
         "type": "section",
         "block_id": f"program_{program.id}"[:255],
-        "text": _mrkdwn(text),
+        "text": kit.mrkdwn(text),
     }
     if program.active:
-        block["accessory"] = _button("Enroll…", ENROLL_ACTION, program.id)
+        block["accessory"] = kit.button("Enroll…", ENROLL_ACTION, program.id)
     return block
 
 
 def preferences_modal(
     *, working_hours: str, tz_override: str | None, language: str | None
 ) -> dict[str, Any]:
-    lang_options = [{"text": _plain("As in Slack"), "value": "slack"}] + [
-        {"text": _plain(label), "value": code} for code, label in LANGUAGES.items()
+    lang_options = [{"text": kit.plain("As in Slack"), "value": "slack"}] + [
+        {"text": kit.plain(label), "value": code} for code, label in LANGUAGES.items()
     ]
     chosen = next((o for o in lang_options if o["value"] == (language or "slack")), lang_options[0])
     tz_element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": "value",
         "max_length": 64,
-        "placeholder": _plain("Europe/Sofia"),
+        "placeholder": kit.plain("Europe/Sofia"),
     }
     if tz_override:
         tz_element["initial_value"] = tz_override
     return {
         "type": "modal",
         "callback_id": PREFERENCES_CALLBACK,
-        "title": _plain("Preferences"),
-        "submit": _plain("Save"),
-        "close": _plain("Cancel"),
+        "title": kit.plain("Preferences"),
+        "submit": kit.plain("Save"),
+        "close": kit.plain("Cancel"),
         "blocks": [
             {
                 "type": "input",
                 "block_id": "hours",
-                "label": _plain("Working hours (nudges arrive only inside them)"),
-                "hint": _plain("Like 09:00-17:30, in your time zone"),
+                "label": kit.plain("Working hours (nudges arrive only inside them)"),
+                "hint": kit.plain("Like 09:00-17:30, in your time zone"),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "value",
@@ -507,13 +489,13 @@ def preferences_modal(
                 "type": "input",
                 "block_id": "tz",
                 "optional": True,
-                "label": _plain("Time zone (leave empty to use Slack's)"),
+                "label": kit.plain("Time zone (leave empty to use Slack's)"),
                 "element": tz_element,
             },
             {
                 "type": "input",
                 "block_id": "language",
-                "label": _plain("Language of nudges"),
+                "label": kit.plain("Language of nudges"),
                 "element": {
                     "type": "static_select",
                     "action_id": "value",
@@ -530,19 +512,19 @@ def enroll_modal(*, program_id: str, title: str) -> dict[str, Any]:
         "type": "modal",
         "callback_id": ENROLL_CALLBACK,
         "private_metadata": json.dumps({"program_id": program_id}),
-        "title": _plain("Enroll people"),
-        "submit": _plain("Enroll"),
-        "close": _plain("Cancel"),
+        "title": kit.plain("Enroll people"),
+        "submit": kit.plain("Enroll"),
+        "close": kit.plain("Cancel"),
         "blocks": [
             {
                 "type": "section",
-                "text": _mrkdwn(f"Enroll into *{escape(title)}* (`{program_id}`):"),
+                "text": kit.mrkdwn(f"Enroll into *{escape(title)}* (`{program_id}`):"),
             },
             {
                 "type": "input",
                 "block_id": "channel",
                 "optional": True,
-                "label": _plain("Everyone in a channel"),
+                "label": kit.plain("Everyone in a channel"),
                 "element": {
                     "type": "conversations_select",
                     "action_id": "value",
@@ -553,12 +535,12 @@ def enroll_modal(*, program_id: str, title: str) -> dict[str, Any]:
                 "type": "input",
                 "block_id": "usergroup",
                 "optional": True,
-                "label": _plain("Or a user group (its id, S…)"),
+                "label": kit.plain("Or a user group (its id, S…)"),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "value",
                     "max_length": 32,
-                    "placeholder": _plain("S0123ABCD"),
+                    "placeholder": kit.plain("S0123ABCD"),
                 },
             },
         ],
