@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from bot.premortem.command import PAGE_SIZE, TEMPLATES
 from bot.premortem.models import Phase, Premortem, Prevention, PreventionStatus, Risk
-from bot.premortem.service import PAGE_SIZE, TEMPLATES, RankedRisk
+from bot.premortem.votes import RankedRisk
 from bot.slack.blocks import Block, button, context, header, plain, section, truncate
 from bot.slack.blocks import escape as escape  # listeners.py uses blocks.escape
 
