@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.proof.home import HomeData, LeadData, NudgeLine
+from bot.people.privacy import withheld_reason
+from bot.proof.home import HomeData, LeadData, NudgeLine, ProgramLine, StepAdoption
 from bot.proof.models import Pause, PauseReason
 from bot.proof.pauses import OPEN_ENDED
 from bot.proof.service import local_time_text
@@ -142,7 +143,7 @@ def _lead_blocks(lead: LeadData, *, room: int) -> list[dict[str, Any]]:
     for program in lead.programs:
         if len(blocks) >= room - 1:
             break
-        blocks.append(_program_block(program))
+        blocks.append(_program_block(program, lead.min_group))
     paging = []
     if lead.page > 0:
         paging.append(kit.button("Previous", f"{PAGE_ACTION}_prev", str(lead.page - 1)))
@@ -153,14 +154,16 @@ def _lead_blocks(lead: LeadData, *, room: int) -> list[dict[str, Any]]:
     return blocks[:room]
 
 
-def _program_block(program: Any) -> dict[str, Any]:
+def _step_adoption(step: StepAdoption, k: int) -> str:
+    if step.answered is None:
+        return f"{escape(step.step_id)} ·/{step.delivered} ({withheld_reason(k)})"
+    share = f" ({100 * step.answered // step.delivered}%)" if step.delivered else ""
+    return f"{escape(step.step_id)} {step.answered}/{step.delivered}{share}"
+
+
+def _program_block(program: ProgramLine, k: int) -> dict[str, Any]:
     adoption = (
-        ", ".join(
-            f"{escape(s.step_id)} {s.answered}/{s.delivered}"
-            + (f" ({100 * s.answered // s.delivered}%)" if s.delivered else "")
-            for s in program.steps[:12]
-        )
-        or "nothing delivered yet"
+        ", ".join(_step_adoption(s, k) for s in program.steps[:12]) or "nothing delivered yet"
     )
     status = "" if program.active else " · retired"
     head = f"*{escape(program.title)}* (`{program.id}`){status}"
