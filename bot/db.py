@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -43,6 +44,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def str_enum(cls: type[enum.StrEnum]) -> Enum:
+    """The column type of every enum in our tables: the member's value in a short
+    VARCHAR (no native PostgreSQL ENUM, so adding a member needs no type migration),
+    checked on the way in so a typo fails at the write, not at the next read."""
+    return Enum(cls, native_enum=False, length=16, validate_strings=True)
 
 
 class Base(DeclarativeBase):

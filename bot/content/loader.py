@@ -22,8 +22,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from bot.content.blocks import block_kit_problems, step_message
+from bot.content.blocks import step_message
 from bot.content.schema import Loc, Program, program_problems, text_link_problems
+from bot.slack.blocks import block_kit_problems
 
 SUFFIXES = (".yaml", ".yml")
 

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     Connection,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, utcnow
+from bot.db import Base, str_enum, utcnow
 from bot.people.models import Person
 
 
@@ -49,10 +48,6 @@ class DeliveryKind(enum.StrEnum):
     premortem_review = "premortem_review"  # the facilitator's re-review (ref: pre-mortem)
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, validate_strings=True)
-
-
 class Enrollment(Base):
     __tablename__ = "enrollments"
     __table_args__ = (
@@ -66,7 +61,7 @@ class Enrollment(Base):
     program_id: Mapped[str] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
     program_version_id: Mapped[int] = mapped_column(ForeignKey("program_versions.id"))
     status: Mapped[EnrollmentStatus] = mapped_column(
-        _enum(EnrollmentStatus), default=EnrollmentStatus.active
+        str_enum(EnrollmentStatus), default=EnrollmentStatus.active
     )
     starts_at: Mapped[datetime]
     # Experiment arm: a variant id, "holdout", or "" for the main wording.
@@ -110,7 +105,7 @@ class Delivery(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     # The server default lets the planner's bulk COPY leave it out.
     kind: Mapped[DeliveryKind] = mapped_column(
-        _enum(DeliveryKind), default=DeliveryKind.step, server_default=DeliveryKind.step.value
+        str_enum(DeliveryKind), default=DeliveryKind.step, server_default=DeliveryKind.step.value
     )
     # For kinds other than `step`: the id of what it is about (a prevention, a pre-mortem).
     ref_id: Mapped[int | None]
@@ -118,7 +113,7 @@ class Delivery(Base):
     step_id: Mapped[str] = mapped_column(String(64))
     repetition: Mapped[int] = mapped_column(default=0)
     status: Mapped[DeliveryStatus] = mapped_column(
-        _enum(DeliveryStatus), default=DeliveryStatus.planned
+        str_enum(DeliveryStatus), default=DeliveryStatus.planned
     )
     due_at: Mapped[datetime]
     # The end of the local send window the due time was placed in: a nudge

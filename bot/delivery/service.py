@@ -6,8 +6,6 @@ happens at the edge (CLI, listeners); these functions take user ids.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -16,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import csvfile
 from bot.audit import service as audit
 from bot.content.models import Program as ProgramRow
 from bot.content.models import ProgramVersion
@@ -186,25 +185,20 @@ def user_ids_from_csv(
 ) -> list[str]:
     """Slack user ids from a CSV with a slack_user_id or an email column (emails are
     looked up in `workspace_id` when given: OAuth mode)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it ({exc})") from None
-    reader = csv.DictReader(io.StringIO(text))
-    columns = set(reader.fieldnames or [])
-    if not columns & {"slack_user_id", "email"}:
-        raise UserError(f"{path}:1: header: needs a slack_user_id or an email column")
+    table = csvfile.read_csv(path)
+    if not set(table.header) & {"slack_user_id", "email"}:
+        raise table.header_error("header: needs a slack_user_id or an email column")
     ids: list[str] = []
-    for row in reader:
-        user_id = (row.get("slack_user_id") or "").strip()
-        email = (row.get("email") or "").strip().lower()
+    for row in table:
+        user_id = row.get("slack_user_id")
+        email = row.get("email").lower()
         if not user_id and email:
             by_email = select(Person.slack_user_id).where(Person.email == email)
             if workspace_id is not None:
                 by_email = by_email.where(Person.workspace_id == workspace_id)
             user_id = session.scalars(by_email).first() or ""
         if not user_id:
-            raise UserError(f"{path}:{reader.line_num}: slack_user_id: unknown person")
+            raise row.error("slack_user_id", "unknown person")
         ids.append(user_id)
     return ids
 

@@ -5,37 +5,22 @@ Slack's limits: 50 blocks a message, 3000 characters of section text.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.digest.experiments import arm_label
 from bot.digest.weeks import week_label
+from bot.people.privacy import withheld_reason
+from bot.slack.blocks import Block, button, context, divider, fit, header, section
 
 if TYPE_CHECKING:
     from bot.digest.impact import ImpactBrief
     from bot.digest.programs import LDDigest
     from bot.digest.team import BehaviorFigures, ManagerDigest, ProgramFigures
 
-Block = dict[str, Any]
-MAX_BLOCKS = 50
-SECTION_LIMIT = 3000
 # Action ids other slices may place (App Home): see listeners.py.
 SHARE_ACTION = "digest_share_with_manager"
 OPT_IN_ACTION = "digest_enrollment_opt_in"
 IMPACT_ACTION = "digest_impact_brief"
-
-
-def _section(text: str) -> Block:
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
-
-
-def _header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
 
 
 def pct(value: float | None) -> str:
@@ -52,9 +37,7 @@ def change(value: float | None) -> str:
 
 
 def _fit(out: list[Block]) -> list[Block]:
-    if len(out) <= MAX_BLOCKS:
-        return out
-    return [*out[: MAX_BLOCKS - 1], _context("More in `nudgebot impact` and App Home.")]
+    return fit(out, "More in `nudgebot impact` and App Home.")
 
 
 # -- Manager digest -----------------------------------------------------------------------------
@@ -66,11 +49,11 @@ def manager_digest_text(digest: ManagerDigest) -> str:
 
 
 def manager_digest_blocks(digest: ManagerDigest) -> list[Block]:
-    out: list[Block] = [_header("Your team's behaviors this week")]
-    out.append(_context(f"Week of {digest.week.first_day:%A %d %B %Y} · your direct reports"))
+    out: list[Block] = [header("Your team's behaviors this week")]
+    out.append(context(f"Week of {digest.week.first_day:%A %d %B %Y} · your direct reports"))
     if digest.below_threshold:
         out.append(
-            _section(
+            section(
                 f"Too few people for team figures: they appear once at least "
                 f"{digest.min_group} people on your team are getting nudges "
                 f"(now {digest.team_size}). Nothing finer is shown, to keep it from "
@@ -79,12 +62,12 @@ def manager_digest_blocks(digest: ManagerDigest) -> list[Block]:
         )
         return out
     if not digest.programs:
-        out.append(_section("No active program sent your team nudges in the last 8 weeks."))
+        out.append(section("No active program sent your team nudges in the last 8 weeks."))
     for program in digest.programs:
         out.extend(_program_blocks(program, digest.min_group))
     out.extend(_shared_blocks(digest))
     out.append(
-        _context(
+        context(
             f"Figures appear only where at least {digest.min_group} people are behind them. "
             "Reflections and who answered “not relevant” are never shown to managers."
         )
@@ -93,22 +76,22 @@ def manager_digest_blocks(digest: ManagerDigest) -> list[Block]:
 
 
 def _program_blocks(program: ProgramFigures, k: int) -> list[Block]:
-    out: list[Block] = [{"type": "divider"}, _section(f"*{program.title}*")]
+    out: list[Block] = [divider(), section(f"*{program.title}*")]
     if not program.behaviors:
-        out.append(_section(f"Too few people for figures (fewer than {k} got its nudges)."))
+        out.append(section(f"Too few people for figures (fewer than {k} got its nudges)."))
         return out
-    out.extend(_section(_behavior_line(b, k)) for b in program.behaviors)
+    out.extend(section(_behavior_line(b, k)) for b in program.behaviors)
     if program.on_streak is not None:
         out.append(
-            _context(
+            context(
                 f"🔥 On a streak: {program.on_streak} of {program.people} people acted on this "
                 "program's nudges in each of the last 3 weeks."
             )
         )
     if program.coming_up:
-        out.append(_context("Coming up: " + "; ".join(program.coming_up)))
+        out.append(context("Coming up: " + "; ".join(program.coming_up)))
     if program.coaching:
-        out.append(_section(f"*Suggested coaching conversation*\n{program.coaching}"))
+        out.append(section(f"*Suggested coaching conversation*\n{program.coaching}"))
     return out
 
 
@@ -127,8 +110,8 @@ def _shared_blocks(digest: ManagerDigest) -> list[Block]:
         return []
     lines = [f"• {p.name}: acted on {p.acted} of {p.sent} nudges" for p in digest.shared]
     return [
-        {"type": "divider"},
-        _section("*Shared with you by the people themselves*\n" + "\n".join(lines)),
+        divider(),
+        section("*Shared with you by the people themselves*\n" + "\n".join(lines)),
     ]
 
 
@@ -136,40 +119,46 @@ def _shared_blocks(digest: ManagerDigest) -> list[Block]:
 
 
 def ld_digest_blocks(digest: LDDigest) -> list[Block]:
-    out: list[Block] = [_header("L&D digest: adoption and impact")]
-    out.append(_context(f"Week of {digest.week.first_day:%A %d %B %Y}"))
+    out: list[Block] = [header("L&D digest: adoption and impact")]
+    out.append(context(f"Week of {digest.week.first_day:%A %d %B %Y}"))
     for program in digest.programs:
-        out.append({"type": "divider"})
+        out.append(divider())
         if program.too_few:
             out.append(
-                _section(
+                section(
                     f"*{program.title}*: too few people enrolled for figures "
                     f"(fewer than {digest.min_group})."
                 )
             )
             continue
-        lines = [
-            f"*{program.title}*: {program.enrolled} enrolled · adoption last week "
-            f"*{pct(program.adoption)}* ({program.acted_last_week} of "
-            f"{program.nudged_last_week} people nudged acted)"
-        ]
+        if program.week_withheld:
+            last_week = (
+                f"adoption last week withheld ({program.nudged_last_week} people nudged, "
+                f"{withheld_reason(digest.min_group)})"
+            )
+        else:
+            last_week = (
+                f"adoption last week *{pct(program.adoption)}* ({program.acted_last_week} of "
+                f"{program.nudged_last_week} people nudged acted)"
+            )
+        lines = [f"*{program.title}*: {program.enrolled} enrolled · {last_week}"]
         for step in program.funnel:
             acted = "—" if step.acted < 0 else str(step.acted)
             lines.append(f"  {step.label}: reached {step.reached}, acted {acted}")
-        out.append(_section("\n".join(lines)))
+        out.append(section("\n".join(lines)))
         if program.reasons:
             reasons = ", ".join(f"{r} ({n})" for r, n in program.reasons)
-            out.append(_context(f"Top “not relevant” reasons: {reasons}"))
+            out.append(context(f"Top “not relevant” reasons: {reasons}"))
     if digest.intake is not None:
         items = [f"• #{i.request_id} {i.goal} (impact {i.impact:g})" for i in digest.intake]
-        out.append({"type": "divider"})
-        out.append(_section("*Intake queue, top by impact*\n" + ("\n".join(items) or "Empty.")))
+        out.append(divider())
+        out.append(section("*Intake queue, top by impact*\n" + ("\n".join(items) or "Empty.")))
     if digest.overdue is not None:
         items = [
             f"• {p.action} (<@{p.owner_id}>, due {p.due}, pre-mortem #{p.premortem_id})"
             for p in digest.overdue
         ]
-        out.append(_section("*Pre-mortem preventions overdue*\n" + ("\n".join(items) or "None.")))
+        out.append(section("*Pre-mortem preventions overdue*\n" + ("\n".join(items) or "None.")))
     return _fit(out)
 
 
@@ -249,23 +238,23 @@ def impact_blocks(brief: ImpactBrief) -> list[Block]:
     u = brief.unit
     adoption = [w.adoption for w in brief.weeks if w.adoption is not None]
     out: list[Block] = [
-        _header(f"Impact brief: {brief.title}"),
-        _section(f"*Business goal*\n{brief.goal[:1200]}"),
-        _section(
+        header(f"Impact brief: {brief.title}"),
+        section(f"*Business goal*\n{brief.goal[:1200]}"),
+        section(
             f"*{brief.metric_name}*\nBaseline *{_num(brief.baseline, u)}* → current "
             f"*{_num(brief.current, u)}* → target *{_num(brief.target, u)}* by {brief.by}"
         ),
-        _section(
+        section(
             "*Adoption* (share of nudges acted on, last weeks): "
             + (", ".join(pct(a) for a in adoption[-6:]) or "too few people yet")
         ),
-        _section("*Experiment*\n" + "\n".join(_experiment_lines(brief))),
+        section("*Experiment*\n" + "\n".join(_experiment_lines(brief))),
     ]
     if brief.reasons:
         out.append(
-            _section("*Top reasons given*\n" + "\n".join(f"• {r} ({n})" for r, n in brief.reasons))
+            section("*Top reasons given*\n" + "\n".join(f"• {r} ({n})" for r, n in brief.reasons))
         )
-    out.append(_section("*Next steps*\n" + "\n".join(f"• {s}" for s in brief.next_steps)))
+    out.append(section("*Next steps*\n" + "\n".join(f"• {s}" for s in brief.next_steps)))
     return _fit(out)
 
 
@@ -278,46 +267,19 @@ def privacy_choice_blocks(*, sharing: bool, opted_in: bool, works_council: bool)
         if sharing
         else "Your manager sees team figures only, never yours."
     )
-    out: list[Block] = [
-        {
-            "type": "section",
-            "block_id": "digest_share",
-            "text": {"type": "mrkdwn", "text": share_text},
-            "accessory": {
-                "type": "button",
-                "action_id": SHARE_ACTION,
-                "text": {"type": "plain_text", "text": "Stop sharing" if sharing else "Share mine"},
-                "value": "off" if sharing else "on",
-            },
-        }
-    ]
+    share = button(
+        "Stop sharing" if sharing else "Share mine", SHARE_ACTION, "off" if sharing else "on"
+    )
+    out = [section(share_text, block_id="digest_share", accessory=share)]
     if works_council:
-        out.append(
-            {
-                "type": "section",
-                "block_id": "digest_opt_in",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": "You get program nudges."
-                    if opted_in
-                    else "You get no nudges unless you opt in.",
-                },
-                "accessory": {
-                    "type": "button",
-                    "action_id": OPT_IN_ACTION,
-                    "text": {"type": "plain_text", "text": "Opt out" if opted_in else "Opt in"},
-                    "value": "off" if opted_in else "on",
-                },
-            }
+        opt_in = button(
+            "Opt out" if opted_in else "Opt in", OPT_IN_ACTION, "off" if opted_in else "on"
         )
+        text = "You get program nudges." if opted_in else "You get no nudges unless you opt in."
+        out.append(section(text, block_id="digest_opt_in", accessory=opt_in))
     return out
 
 
 def impact_button(program_id: str) -> Block:
     """For App Home (L&D leads): posts the program's impact brief to the lead's DM."""
-    return {
-        "type": "button",
-        "action_id": IMPACT_ACTION,
-        "text": {"type": "plain_text", "text": "Impact brief"},
-        "value": program_id,
-    }
+    return button("Impact brief", IMPACT_ACTION, program_id)

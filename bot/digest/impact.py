@@ -21,6 +21,7 @@ from bot.digest.programs import TOP_REASONS, not_relevant_reasons, of_workspace
 from bot.digest.team import ACTED_KINDS, program_content
 from bot.digest.weeks import anchor_day, week_index, weeks_before
 from bot.errors import UserError
+from bot.people import privacy
 from bot.proof.models import ProofEvent
 from bot.settings import Settings
 
@@ -144,7 +145,7 @@ def impact_brief(
         current_on=current[0] if current else None,
         target=metric.target,
         by=metric.by,
-        min_group=settings.privacy_min_group,
+        min_group=privacy.min_group(settings),
     )
     brief.weeks = _weekly(session, program_id, now, settings, workspace_id)
     _experiment(session, brief, settings, workspace_id)
@@ -155,7 +156,7 @@ def impact_brief(
             of_workspace(Enrollment.person_id, workspace_id),
         )
     )
-    if int(enrolled or 0) >= settings.privacy_min_group:
+    if privacy.may_show(int(enrolled or 0), k=brief.min_group):
         brief.reasons = not_relevant_reasons(
             session, program_id=program_id, limit=TOP_REASONS, workspace_id=workspace_id
         )
@@ -239,14 +240,14 @@ def _weekly(
         )
     ):
         metric[(day - weeks[0].first_day).days // 7].append(value)
-    k = settings.privacy_min_group
+    k = privacy.min_group(settings)
     return [
         WeekPoint(
             w.first_day,
             sent[i],
             done[i],
             len(people[i]),
-            done[i] / sent[i] if sent[i] and len(people[i]) >= k else None,
+            privacy.shown_or_withheld(done[i] / sent[i], people[i], k=k) if sent[i] else None,
             sum(metric[i]) / len(metric[i]) if metric.get(i) else None,
         )
         for i, w in enumerate(weeks)
@@ -279,7 +280,7 @@ def _experiment(
     for arm in sorted(totals):
         if arm == HOLDOUT:
             continue
-        if len(people[arm]) < settings.privacy_min_group:
+        if not privacy.may_show(people[arm], k=brief.min_group):
             brief.hidden_arms.append(arm)
         else:
             brief.arms.append(Rate(arm, totals[arm][0], totals[arm][1]))

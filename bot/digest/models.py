@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, utcnow
+from bot.db import Base, str_enum, utcnow
 from bot.delivery.models import Delivery
 from bot.people.models import Person
 
@@ -52,9 +52,7 @@ class DigestSend(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(32), default="")
-    kind: Mapped[DigestKind] = mapped_column(
-        Enum(DigestKind, native_enum=False, length=16, validate_strings=True)
-    )
+    kind: Mapped[DigestKind] = mapped_column(str_enum(DigestKind))
     recipient_user_id: Mapped[str] = mapped_column(String(32))
     # The reader's local date of the digest day of that week.
     week_start: Mapped[date]

@@ -17,6 +17,7 @@ from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.digest.experiments import HOLDOUT
 from bot.digest.team import ACTED_KINDS, program_content, step_label
 from bot.digest.weeks import Week
+from bot.people import privacy
 from bot.people.models import Person
 from bot.proof.models import ProofEvent
 from bot.settings import Settings
@@ -44,10 +45,13 @@ class ProgramAdoption:
     funnel: list[StepFunnel]
     reasons: list[tuple[str, int]]
     too_few: bool
+    # Fewer than k people were nudged last week: who acted is withheld, however many
+    # are enrolled (a share of 2 people points at them).
+    week_withheld: bool = False
 
     @property
     def adoption(self) -> float | None:
-        if self.too_few or not self.nudged_last_week:
+        if self.too_few or self.week_withheld or not self.nudged_last_week:
             return None
         return self.acted_last_week / self.nudged_last_week
 
@@ -162,13 +166,15 @@ def program_adoption(
     acted_ids = _acted_delivery_ids(session, [d for _, d in week_rows])
     nudged = {p for p, _ in week_rows}
     acted_people = {p for p, d in week_rows if d in acted_ids}
-    too_few = int(enrolled or 0) < settings.privacy_min_group
+    k = privacy.min_group(settings)
+    too_few = not privacy.may_show(int(enrolled or 0), k=k)
+    week_withheld = not too_few and not privacy.may_show(nudged, k=k)
     return ProgramAdoption(
         program_id=program_id,
         title=title,
         enrolled=int(enrolled or 0),
         nudged_last_week=0 if too_few else len(nudged),
-        acted_last_week=0 if too_few else len(acted_people),
+        acted_last_week=0 if too_few or week_withheld else len(acted_people),
         funnel=[]
         if too_few
         else _small_counts_hidden(_funnel(session, program_id, locale, workspace_id), settings),
@@ -178,13 +184,17 @@ def program_adoption(
             session, program_id=program_id, limit=TOP_REASONS, workspace_id=workspace_id
         ),
         too_few=too_few,
+        week_withheld=week_withheld,
     )
 
 
 def _small_counts_hidden(funnel: list[StepFunnel], settings: Settings) -> list[StepFunnel]:
     # A step that reached fewer than k people could point at who skipped it.
-    k = settings.privacy_min_group
-    return [f if f.reached >= k else StepFunnel(f.step_id, f.label, f.reached, -1) for f in funnel]
+    k = privacy.min_group(settings)
+    return [
+        f if privacy.may_show(f.reached, k=k) else StepFunnel(f.step_id, f.label, f.reached, -1)
+        for f in funnel
+    ]
 
 
 def _acted_delivery_ids(session: Session, delivery_ids: list[int]) -> set[int]:
@@ -253,7 +263,7 @@ def ld_digest(
 ) -> LDDigest:
     """`workspace_id` (OAuth mode): the figures, requests and preventions of that
     workspace only; None: the whole database (a single workspace)."""
-    digest = LDDigest(week, settings.privacy_min_group)
+    digest = LDDigest(week, privacy.min_group(settings))
     for program_id in session.scalars(
         select(ProgramRow.id).where(ProgramRow.active.is_(True)).order_by(ProgramRow.id)
     ):

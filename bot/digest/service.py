@@ -5,8 +5,6 @@ Plain functions on a session; Slack I/O lives in listeners.py.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -19,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import webhooks
+from bot import csvfile, webhooks
 from bot.content.models import Program as ProgramRow
 from bot.digest import blocks
 from bot.digest.models import DigestKind, DigestSend, MetricObservation, PrivacyChoice
@@ -113,23 +111,16 @@ class MetricRow:
 
 def parse_metric_csv(session: Session, *, text: str, name: str, today: date) -> list[MetricRow]:
     """Every row checked before anything is stored; errors say file:line:field."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    table = csvfile.CsvTable(text, source=name, lower_header=True)
+    header = table.header
     missing = [c for c in ("program", "value") if c not in header]
     if missing:
-        raise UserError(
-            f"{name}:1: missing column(s) {', '.join(missing)}; expected a header "
+        raise table.header_error(
+            f"missing column(s) {', '.join(missing)}; expected a header "
             f"{','.join(CSV_COLUMNS)} (date and team optional)"
         )
-    reader.fieldnames = header
     known = set(session.scalars(select(ProgramRow.id)))
-    rows: list[MetricRow] = []
-    for record in reader:
-        line = reader.line_num
-        cells = {k: (v or "").strip() for k, v in record.items() if k is not None}
-        if not any(cells.values()):
-            continue
-        rows.append(_metric_row(cells, known, f"{name}:{line}", today))
+    rows = [_metric_row(row.cells, known, row.where, today) for row in table]
     if not rows:
         raise UserError(f"{name}: no rows to import")
     return rows
@@ -150,12 +141,7 @@ def _metric_row(cells: dict[str, str], known: set[str], where: str, today: date)
 
 
 def import_metric_csv(session: Session, *, path: Path, now: datetime) -> int:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it ({type(exc).__name__})") from None
+    text = csvfile.read_text(path)
     rows = parse_metric_csv(session, text=text, name=str(path), today=now.date())
     for row in rows:
         record_metric(

@@ -1,7 +1,7 @@
 """The manager digest as data: a team's behaviors per program, under the privacy rules.
 
 Privacy rules (docs/privacy.md) enforced here, not in the rendering:
-- a figure is computed only from at least k people (settings.privacy_min_group);
+- a figure is computed only from at least k distinct people (bot.people.privacy);
 - "not relevant", snoozes and reflection texts are never read for managers;
 - a person's own counts appear only when that person opted in.
 """
@@ -23,6 +23,7 @@ from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.digest.experiments import HOLDOUT
 from bot.digest.models import PrivacyChoice
 from bot.digest.weeks import Week, anchor_day, digest_weekday, sparkline, week_index, weeks_before
+from bot.people import privacy
 from bot.people.models import Person
 from bot.people.service import effective_tz
 from bot.proof.models import ProofEvent
@@ -98,7 +99,7 @@ class ManagerDigest:
 
     @property
     def below_threshold(self) -> bool:
-        return self.team_size < self.min_group
+        return not privacy.may_show(self.team_size, k=self.min_group)
 
 
 def reader(
@@ -195,7 +196,7 @@ def manager_digest(
     zone, locale = reader(session, manager_user_id, settings, workspace_id=workspace_id)
     anchor = anchor_day(now, zone=zone, weekday=digest_weekday(settings))
     weeks = weeks_before(anchor, SPARK_WEEKS, zone=zone)
-    k = settings.privacy_min_group
+    k = privacy.min_group(settings)
     members = team_members(session, manager_user_id=manager_user_id, workspace_id=workspace_id)
     nudges = sent_nudges(
         session, person_ids=[m.id for m in members], start=weeks[0].start, end=weeks[-1].end
@@ -242,7 +243,7 @@ def _program_figures(
         for step_id in step_ids
     ]
     figures = ProgramFigures(program_id, title, people, [], None, [], None)
-    if people < k:
+    if not privacy.may_show(people, k=k):
         return figures  # the program line says "too few people" and nothing else
     figures.behaviors = behaviors
     figures.on_streak = _on_streak(nudges, weeks)
@@ -263,9 +264,10 @@ def _behavior(
             acted[index] += nudge.acted
             people[index].add(nudge.person_id)
     shares = [
-        acted[i] / sent[i] if sent[i] and len(people[i]) >= k else None for i in range(len(weeks))
+        privacy.shown_or_withheld(acted[i] / sent[i], people[i], k=k) if sent[i] else None
+        for i in range(len(weeks))
     ]
-    shown = len(people[-1]) >= k
+    shown = privacy.may_show(people[-1], k=k)
     return BehaviorFigures(
         step_id,
         label,

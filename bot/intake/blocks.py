@@ -12,15 +12,32 @@ from typing import Any
 
 from bot.intake.form import DIAGNOSTICS, EXAMPLES, MAX_CHARS, fit_answers
 from bot.intake.models import OPEN_STATUSES, DecisionAction, IntakeRequest, RequestStatus
-from bot.intake.scoring import IMPACT_BANDS, LATER, URGENCY_BANDS, Score
+
+# The portfolio lives in portfolio_blocks.py; its names stay importable from here.
+from bot.intake.portfolio_blocks import LIST_CALLBACK as LIST_CALLBACK
+from bot.intake.portfolio_blocks import heatmap as heatmap
+from bot.intake.portfolio_blocks import portfolio_blocks as portfolio_blocks
+from bot.intake.portfolio_blocks import portfolio_line as portfolio_line
+from bot.intake.portfolio_blocks import portfolio_view as portfolio_view
+from bot.intake.scoring import Score
+from bot.slack import blocks as kit
+from bot.slack.blocks import SECTION_TEXT, Block, escape
+
+shown = kit.escape_within  # the name listeners.py and the tests use
+
+
+def _mrkdwn(text: str) -> Block:
+    # verbatim: what a person typed is never turned into a link or a mention.
+    return kit.mrkdwn(text, verbatim=True)
+
+
+def _section(text: str) -> Block:
+    return kit.section(text, verbatim=True)
+
 
 FORM_CALLBACK = "intake_form"
 NOTE_CALLBACK = "intake_note"
-LIST_CALLBACK = "intake_list"
-SECTION_LIMIT = 3000
-MESSAGE_BLOCK_LIMIT = 50
 
-Block = dict[str, Any]
 
 LABELS = {
     "goal": "Business goal: one indicator, baseline → target",
@@ -59,38 +76,6 @@ ACTIONS = {
 }
 
 
-def esc(text: str) -> str:
-    """Slack's three mrkdwn control characters; everything else shows as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def shown(text: str, limit: int) -> str:
-    """Escaped text within `limit` characters, cut between characters, never inside `&amp;`."""
-    escaped = esc(text)
-    if len(escaped) <= limit:
-        return escaped
-    out, size = [], 0
-    for char in text:
-        piece = esc(char)
-        if size + len(piece) > limit - 1:
-            break
-        out.append(piece)
-        size += len(piece)
-    return "".join(out) + "…"
-
-
-def _mrkdwn(text: str) -> Block:
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": _mrkdwn(text)}
-
-
-def _plain(text: str) -> Block:
-    return {"type": "plain_text", "text": text, "emoji": True}
-
-
 # The form ----------------------------------------------------------------------------
 
 
@@ -109,7 +94,7 @@ def form_view(
     if fitted.moved_to:
         blocks.append(_section(_moved_notice(fitted.moved_to, fitted.left_out)))
     if question is not None:
-        blocks.append(_section(f"*L&amp;D asks:* {shown(question, SECTION_LIMIT - 20)}"))
+        blocks.append(_section(f"*L&amp;D asks:* {shown(question, SECTION_TEXT - 20)}"))
         blocks.append(_text_input("reply", "Your answer to the question", answers, optional=True))
     blocks.append(
         _section(
@@ -127,9 +112,9 @@ def form_view(
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
-        "title": _plain("Training request"),
-        "submit": _plain("Send request" if request_id is None else "Send answers"),
-        "close": _plain("Cancel"),
+        "title": kit.plain("Training request"),
+        "submit": kit.plain("Send request" if request_id is None else "Send answers"),
+        "close": kit.plain("Cancel"),
         "notify_on_close": True,
         "private_metadata": json.dumps({"request_id": request_id}),
         "blocks": blocks,
@@ -168,23 +153,23 @@ def _text_input(
         "type": "input",
         "block_id": name,
         "optional": optional,
-        "label": _plain(label),
+        "label": kit.plain(label),
         "element": element,
     }
     if hint:
-        block["hint"] = _plain(hint)
+        block["hint"] = kit.plain(hint)
     return block
 
 
 def _option(value: str) -> Block:
-    return {"text": _plain(DIAGNOSTICS[value]), "value": value}
+    return {"text": kit.plain(DIAGNOSTICS[value]), "value": value}
 
 
 def _diagnostic_input(selected: str | None) -> Block:
     element: Block = {
         "type": "static_select",
         "action_id": "value",
-        "placeholder": _plain("Skill gap, process, tools, motivation…"),
+        "placeholder": kit.plain("Skill gap, process, tools, motivation…"),
         "options": [_option(value) for value in DIAGNOSTICS],
     }
     if selected in DIAGNOSTICS:
@@ -193,8 +178,8 @@ def _diagnostic_input(selected: str | None) -> Block:
         "type": "input",
         "block_id": "diagnostic",
         "optional": True,
-        "label": _plain(LABELS["diagnostic"]),
-        "hint": _plain(
+        "label": kit.plain(LABELS["diagnostic"]),
+        "hint": kit.plain(
             "If people could do it when their job depended on it, it is not a skill gap."
         ),
         "element": element,
@@ -230,9 +215,9 @@ def note_view(*, action: DecisionAction, request_id: int) -> Block:
     return {
         "type": "modal",
         "callback_id": NOTE_CALLBACK,
-        "title": _plain("Needs info" if asking else "Decline request"),
-        "submit": _plain("Ask" if asking else "Decline"),
-        "close": _plain("Cancel"),
+        "title": kit.plain("Needs info" if asking else "Decline request"),
+        "submit": kit.plain("Ask" if asking else "Decline"),
+        "close": kit.plain("Cancel"),
         "private_metadata": json.dumps({"request_id": request_id, "action": action.value}),
         "blocks": [
             _section(f"Training request *#{request_id}*"),
@@ -240,7 +225,7 @@ def note_view(*, action: DecisionAction, request_id: int) -> Block:
                 "type": "input",
                 "block_id": "note",
                 "optional": not asking,
-                "label": _plain(label),
+                "label": kit.plain(label),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "value",
@@ -270,16 +255,16 @@ def triage_blocks(request: IntakeRequest, score: Score) -> list[Block]:
     if request.sponsor:
         who += f" · sponsor: {shown(request.sponsor, 300)}"
     blocks: list[Block] = [
-        {"type": "header", "text": _plain(f"Training request #{request.id}")},
+        {"type": "header", "text": kit.plain(f"Training request #{request.id}")},
         {"type": "context", "elements": [_mrkdwn(who)]},
     ]
     for name in ("goal", "audience", "context", "cost_of_inaction", "horizon"):
-        label = f"*{esc(LABELS[name])}*\n"
-        blocks.append(_section(label + shown(getattr(request, name), SECTION_LIMIT - len(label))))
+        label = f"*{escape(LABELS[name])}*\n"
+        blocks.append(_section(label + shown(getattr(request, name), SECTION_TEXT - len(label))))
     blocks.append(_section(score_line(score)))
     suggestion = SUGGESTIONS.get(request.diagnostic or "")
     if suggestion:
-        picked = esc(DIAGNOSTICS[request.diagnostic or "unknown"])
+        picked = escape(DIAGNOSTICS[request.diagnostic or "unknown"])
         blocks.append(
             _section(f":bulb: *Is training the fix?* Requester says: {picked}.\n{suggestion}")
         )
@@ -312,18 +297,11 @@ def status_line(request: IntakeRequest) -> str:
 
 def _triage_actions(request_id: int) -> Block:
     styles = {"intake_approve": "primary", "intake_decline": "danger"}
-    buttons = []
-    for action_id, label in ACTIONS.items():
-        button: Block = {
-            "type": "button",
-            "action_id": action_id,
-            "text": _plain(label),
-            "value": str(request_id),
-        }
-        if action_id in styles:
-            button["style"] = styles[action_id]
-        buttons.append(button)
-    return {"type": "actions", "block_id": f"intake_triage_{request_id}", "elements": buttons}
+    buttons = [
+        kit.button(label, action_id, str(request_id), style=styles.get(action_id))
+        for action_id, label in ACTIONS.items()
+    ]
+    return kit.actions(buttons, block_id=f"intake_triage_{request_id}")
 
 
 def triage_text(request: IntakeRequest) -> str:
@@ -347,116 +325,18 @@ def decision_dm(
     }[action]
     if note and note.strip():
         label = "Question" if action is DecisionAction.needs_info else "Note"
-        text += f"\n*{label}:* {shown(note, SECTION_LIMIT - 400)}"
+        text += f"\n*{label}:* {shown(note, SECTION_TEXT - 400)}"
     return text
 
 
 def answer_button_blocks(text: str, request_id: int) -> list[Block]:
+    answer = kit.button(
+        "Answer and edit my request", "intake_answer", str(request_id), style="primary"
+    )
     return [
         _section(text),
-        {
-            "type": "actions",
-            "block_id": f"intake_answer_{request_id}",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": "intake_answer",
-                    "text": _plain("Answer and edit my request"),
-                    "value": str(request_id),
-                    "style": "primary",
-                }
-            ],
-        },
+        kit.actions([answer], block_id=f"intake_answer_{request_id}"),
     ]
-
-
-# The portfolio (/intake list) -------------------------------------------------------
-
-
-def heatmap(scores: Sequence[Score]) -> str:
-    """Impact band × urgency band counts, as a monospace grid with shaded cells."""
-    columns = [name for name, _, _ in URGENCY_BANDS] + [LATER]
-    counts = {(i, u): 0 for i, _ in IMPACT_BANDS for u in columns}
-    for s in scores:
-        counts[(s.impact_band, s.urgency_band)] += 1
-    top = max(counts.values()) or 1
-    width = max(len(c) for c in columns) + 2
-    lines = ["impact \\ urgency".ljust(16) + "".join(c.rjust(width) for c in columns)]
-    for band, floor in IMPACT_BANDS:
-        row = f"{band} (≥{floor:g})".ljust(16)
-        for column in columns:
-            n = counts[(band, column)]
-            row += f"{_shade(n, top)} {n}".rjust(width)
-        lines.append(row)
-    return "```\n" + "\n".join(lines) + "\n```"
-
-
-def _shade(n: int, top: int) -> str:
-    if n == 0:
-        return "·"
-    return "░▒▓█"[min(3, (4 * n - 1) // top)]
-
-
-def portfolio_line(request: IntakeRequest, score: Score) -> str:
-    return (
-        f"*#{request.id}* · impact *{score.impact:g}* = 100 × {score.gap:g} × {score.cost:g} × "
-        f"{score.urgency:g} ÷ {score.reach:g} · {score.urgency_band} · "
-        f"{request.status.value.replace('_', ' ')} · <@{request.requester_slack_user_id}>\n"
-        f"      {shown(request.goal.replace(chr(10), ' '), 140)}"
-    )
-
-
-def portfolio_blocks(
-    ranked: Sequence[tuple[IntakeRequest, Score]], *, max_blocks: int = MESSAGE_BLOCK_LIMIT
-) -> list[Block]:
-    """Heatmap, then every request by impact, packed into sections under the block limits."""
-    blocks: list[Block] = [
-        {"type": "header", "text": _plain(f"Open training requests: {len(ranked)}")},
-        _section(
-            "Impact = 100 × gap × cost × urgency ÷ reach (see each line). "
-            "Export everything: `nudgebot intake list --format csv`"
-        ),
-        _section(heatmap([s for _, s in ranked])),
-        {"type": "divider"},
-    ]
-    budget = max_blocks - len(blocks) - 1  # keep one for the "and N more" footer
-    chunk: list[str] = []
-    shown_count = 0
-    for request, score in ranked:
-        line = portfolio_line(request, score)
-        if chunk and len("\n".join([*chunk, line])) > SECTION_LIMIT:
-            if budget == 1:
-                break
-            blocks.append(_section("\n".join(chunk)))
-            budget -= 1
-            chunk = []
-        chunk.append(line)
-        shown_count += 1
-    if chunk:
-        blocks.append(_section("\n".join(chunk)))
-    if shown_count < len(ranked):
-        more = len(ranked) - shown_count
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    _mrkdwn(f"…and {more} more with lower impact: `nudgebot intake list` has all.")
-                ],
-            }
-        )
-    if not ranked:
-        blocks.append(_section("Nothing open. New requests arrive through `/intake`."))
-    return blocks
-
-
-def portfolio_view(ranked: Sequence[tuple[IntakeRequest, Score]]) -> Block:
-    return {
-        "type": "modal",
-        "callback_id": LIST_CALLBACK,
-        "title": _plain("Training requests"),
-        "close": _plain("Close"),
-        "blocks": portfolio_blocks(ranked),
-    }
 
 
 def status_is_final(status: RequestStatus) -> bool:

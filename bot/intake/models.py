@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, utcnow
+from bot.db import Base, str_enum, utcnow
 
 
 class RequestStatus(enum.StrEnum):
@@ -32,10 +32,6 @@ class DecisionAction(enum.StrEnum):
     declined = "declined"
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, validate_strings=True)
-
-
 class IntakeRequest(Base):
     """One training request. The five answers are stored exactly as typed."""
 
@@ -49,7 +45,9 @@ class IntakeRequest(Base):
     # The Slack team the request came from ("" with a single workspace).
     workspace_id: Mapped[str] = mapped_column(String(32), default="")
     requester_slack_user_id: Mapped[str] = mapped_column(String(32), index=True)
-    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus), default=RequestStatus.open)
+    status: Mapped[RequestStatus] = mapped_column(
+        str_enum(RequestStatus), default=RequestStatus.open
+    )
     goal: Mapped[str] = mapped_column(Text)
     audience: Mapped[str] = mapped_column(Text)
     context: Mapped[str] = mapped_column(Text)
@@ -80,7 +78,7 @@ class IntakeDecision(Base):
     request_id: Mapped[int] = mapped_column(
         ForeignKey("intake_requests.id", ondelete="CASCADE"), index=True
     )
-    action: Mapped[DecisionAction] = mapped_column(_enum(DecisionAction))
+    action: Mapped[DecisionAction] = mapped_column(str_enum(DecisionAction))
     actor_slack_user_id: Mapped[str] = mapped_column(String(32))
     # A decline reason, a question or an answer, as typed.
     note: Mapped[str | None] = mapped_column(Text)

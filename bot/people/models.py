@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Enum, Index, String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, utcnow
+from bot.db import Base, str_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -38,9 +38,7 @@ class Person(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     team: Mapped[str | None] = mapped_column(String(255))
     manager_slack_user_id: Mapped[str | None] = mapped_column(String(32))
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16, validate_strings=True), default=Role.employee
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role), default=Role.employee)
     start_date: Mapped[date | None]
     # Per-person overrides of the global working window ("09:00-17:30", "mon,tue").
     working_hours: Mapped[str | None] = mapped_column(String(16))

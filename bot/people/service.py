@@ -7,8 +7,6 @@ row per Slack user. No Slack calls here: callers fetch, these functions store.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,9 +20,9 @@ import holidays
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import csvfile
 from bot.audit import service as audit
 from bot.db import utcnow
-from bot.errors import UserError
 from bot.people.models import Person, Role
 
 ORG_COLUMNS = (
@@ -158,12 +156,7 @@ def import_org_csv(
 ) -> ImportResult:
     """Add what Slack does not know. Bad rows are reported as FILE:LINE: field: why
     and skipped; good rows are kept. Blank optional cells leave the stored value."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    text = csvfile.read_text(path)
     return import_org_text(session, text=text, source=str(path), workspace_id=workspace_id)
 
 
@@ -172,26 +165,21 @@ def import_org_text(
 ) -> ImportResult:
     """`workspace_id`: the Slack team the CSV describes (OAuth mode, several
     workspaces in one database); None with a single workspace."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
+    table = csvfile.CsvTable(text, source=source)
+    header = table.header
     missing = [c for c in ("slack_user_id", "email") if c not in header]
     unknown = [h for h in header if h not in ORG_COLUMNS]
     if missing or unknown:
-        raise UserError(
-            f"{source}:1: header: expected columns {','.join(ORG_COLUMNS)}"
+        raise table.header_error(
+            f"header: expected columns {','.join(ORG_COLUMNS)}"
             + (f"; missing {','.join(missing)}" if missing else "")
             + (f"; unknown {','.join(unknown)}" if unknown else "")
         )
     result = ImportResult()
     seen: dict[str, int] = {}
     kept: list[tuple[_Row, Person]] = []
-    for raw in reader:
-        row = _Row(
-            reader.line_num,
-            {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None},
-        )
-        if not any(row.values.values()):
-            continue
+    for csv_row in table:
+        row = _Row(csv_row.line, csv_row.cells)
         problems = _check_row(row, seen)
         person = None if problems else _resolve(session, row, workspace_id)
         if not problems and person is None:

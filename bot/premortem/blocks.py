@@ -1,6 +1,7 @@
 """Block Kit for pre-mortems, built from data; no I/O.
 
-Every id a handler reads back is a constant here, so listeners and blocks agree.
+Every id a handler reads back is a constant here (the modals' in modals.py), so
+listeners and blocks agree.
 """
 
 from __future__ import annotations
@@ -9,10 +10,19 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from bot.premortem.models import Phase, Premortem, Prevention, PreventionStatus, Risk
-from bot.premortem.service import PAGE_SIZE, TEMPLATES, RankedRisk
+from bot.premortem.command import PAGE_SIZE, TEMPLATES
 
-Block = dict[str, Any]
+# The modals live in modals.py; their names stay importable from here for listeners.py.
+from bot.premortem.modals import ANON_VIEW as ANON_VIEW
+from bot.premortem.modals import DECIDE_VIEW as DECIDE_VIEW
+from bot.premortem.modals import MERGE_VIEW as MERGE_VIEW
+from bot.premortem.modals import anonymous_modal as anonymous_modal
+from bot.premortem.modals import decision_modal as decision_modal
+from bot.premortem.modals import merge_modal as merge_modal
+from bot.premortem.models import Phase, Premortem, Prevention, PreventionStatus, Risk
+from bot.premortem.votes import RankedRisk
+from bot.slack.blocks import Block, button, context, header, section, truncate
+from bot.slack.blocks import escape as escape  # listeners.py uses blocks.escape
 
 # action ids
 ADD_ANON = "premortem_add_anonymous"
@@ -25,11 +35,7 @@ DECIDE = "premortem_decide"
 PUBLISH = "premortem_publish"
 PREVENTION_STATUS = "premortem_prevention_status"
 # view callback ids
-ANON_VIEW = "premortem_anonymous_risk"
-DECIDE_VIEW = "premortem_decision"
-MERGE_VIEW = "premortem_merge_risks"
 
-SECTION_LIMIT = 3000
 BOARD_TEXT_LIMIT = 600  # a board row shows this much; the export keeps the whole risk
 
 PHASE_LABEL = {
@@ -51,30 +57,6 @@ STATUS_EMOJI = {
 }
 
 
-def _text(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _mrkdwn(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _text(text)}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _text(text)}]}
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
-    button: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": _text(text, 75)},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
 def slack_time(moment: datetime) -> str:
     """Shown in each reader's own time zone by Slack."""
     stamp = int(moment.timestamp())
@@ -83,11 +65,6 @@ def slack_time(moment: datetime) -> str:
 
 def slack_date(day: date) -> str:
     return day.strftime("%a %d %b %Y")
-
-
-def escape(text: str) -> str:
-    """People's text goes into mrkdwn as text, never as markup or mentions."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- the parent message ------------------------------------------------------------
@@ -104,23 +81,17 @@ def parent_blocks(premortem: Premortem, *, risk_count: int) -> list[Block]:
     if premortem.phase_deadline is not None:
         status += f" until {slack_time(premortem.phase_deadline)}"
     blocks: list[Block] = [
-        {
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": _text(f"Pre-mortem: {premortem.initiative}", 150),
-            },
-        },
-        _mrkdwn(
+        header(f"Pre-mortem: {premortem.initiative}"),
+        section(
             f"Imagine it is *{horizon}* and *{escape(premortem.initiative)}* has failed.\n"
             f"_{template.title}_\n{questions}"
         ),
-        _mrkdwn(
+        section(
             "Reply in this thread with one risk per message (edits and deletions count while "
             "we collect), or add one anonymously: nobody, the facilitator included, will see "
             "who wrote it."
         ),
-        _context(
+        context(
             f"Facilitator: <@{premortem.facilitator_id}> · {status}"
             + ("" if premortem.phase == Phase.collect else f" · {risk_count} risk(s) collected")
             + f" · pre-mortem {premortem.id}"
@@ -128,13 +99,15 @@ def parent_blocks(premortem: Premortem, *, risk_count: int) -> list[Block]:
     ]
     actions = []
     if premortem.phase == Phase.collect:
-        actions.append(_button("Add a risk anonymously", ADD_ANON, str(premortem.id), "primary"))
+        actions.append(
+            button("Add a risk anonymously", ADD_ANON, str(premortem.id), style="primary")
+        )
     if premortem.phase in NEXT_LABEL:
         # The value names the phase the click means to leave, so a double click moves once.
         value = f"{premortem.id}:{premortem.phase.value}"
-        actions.append(_button(NEXT_LABEL[premortem.phase], NEXT_PHASE, value))
+        actions.append(button(NEXT_LABEL[premortem.phase], NEXT_PHASE, value))
     if premortem.phase != Phase.done:
-        actions.append(_button("Take over facilitation", TAKE_OVER, str(premortem.id)))
+        actions.append(button("Take over facilitation", TAKE_OVER, str(premortem.id)))
     if actions:
         blocks.append({"type": "actions", "block_id": "premortem_parent", "elements": actions})
     return blocks
@@ -168,19 +141,19 @@ def board_blocks(
         if open_
         else f"*Votes are closed* (page {page + 1} of {pages})."
     )
-    blocks: list[Block] = [_mrkdwn(head)]
+    blocks: list[Block] = [section(head)]
     for risk in risks[:PAGE_SIZE]:
         blocks.append(_risk_row(risk, counts.get(risk.id, 0), open_))
     if not risks:
-        blocks.append(_mrkdwn("_No risks were raised in this thread._"))
+        blocks.append(section("_No risks were raised in this thread._"))
     if open_:
         blocks.append(
             {
                 "type": "actions",
                 "block_id": f"premortem_board_{page}",
                 "elements": [
-                    _button("Take back my votes", TAKE_BACK, str(premortem.id)),
-                    _button("Merge similar risks", MERGE, str(premortem.id)),
+                    button("Take back my votes", TAKE_BACK, str(premortem.id)),
+                    button("Merge similar risks", MERGE, str(premortem.id)),
                 ],
             }
         )
@@ -189,12 +162,12 @@ def board_blocks(
 
 def _risk_row(risk: Risk, votes: int, open_: bool) -> Block:
     who = "anonymous" if risk.anonymous else f"<@{risk.author_id}>"
-    body = escape(_text(risk.text, BOARD_TEXT_LIMIT))
+    body = escape(truncate(risk.text, BOARD_TEXT_LIMIT))
     text = f"*#{risk.number}* {body}\n_{who}_ · *{votes}* vote(s)"
-    row = _mrkdwn(text)
+    row = section(text)
     row["block_id"] = f"risk_{risk.id}"
     if open_:
-        row["accessory"] = _button(f"Vote #{risk.number}", VOTE, str(risk.id))
+        row["accessory"] = button(f"Vote #{risk.number}", VOTE, str(risk.id))
     return row
 
 
@@ -209,7 +182,7 @@ def decide_blocks(
     premortem: Premortem, *, top: Sequence[RankedRisk], decided: dict[int, Prevention]
 ) -> list[Block]:
     blocks: list[Block] = [
-        _mrkdwn(
+        section(
             f"*Top {len(top)} risk(s) by votes.* <@{premortem.facilitator_id}>, record a "
             "prevention, an owner and a due date for each, then publish the summary."
         )
@@ -217,130 +190,34 @@ def decide_blocks(
     for item in top:
         prevention = decided.get(item.risk.id)
         line = (
-            f"*{item.rank}. #{item.risk.number}* {escape(_text(item.risk.text, 500))} "
+            f"*{item.rank}. #{item.risk.number}* {escape(truncate(item.risk.text, 500))} "
             f"({item.votes} vote(s))"
         )
         if prevention is not None:
             line += (
-                f"\n:white_check_mark: {escape(_text(prevention.action, 500))} · "
+                f"\n:white_check_mark: {escape(truncate(prevention.action, 500))} · "
                 f"<@{prevention.owner_id}> · due {slack_date(prevention.due_date)}"
             )
-        row = _mrkdwn(line)
+        row = section(line)
         if premortem.phase == Phase.decide:
             label = "Change decision" if prevention else "Decide"
-            row["accessory"] = _button(label, DECIDE, f"{premortem.id}:{item.risk.id}")
+            row["accessory"] = button(label, DECIDE, f"{premortem.id}:{item.risk.id}")
         blocks.append(row)
     if not top:
-        blocks.append(_mrkdwn("_No risks to decide on._"))
+        blocks.append(section("_No risks to decide on._"))
     if premortem.phase == Phase.decide:
         blocks.append(
             {
                 "type": "actions",
                 "block_id": "premortem_decide",
                 "elements": [
-                    _button("Publish the summary", PUBLISH, f"{premortem.id}:decide", "primary")
+                    button(
+                        "Publish the summary", PUBLISH, f"{premortem.id}:decide", style="primary"
+                    )
                 ],
             }
         )
     return blocks
-
-
-def _plain(text: str, limit: int) -> Block:
-    return {"type": "plain_text", "text": _text(text, limit)}
-
-
-def decision_modal(
-    premortem: Premortem, risk: Risk, *, existing: Prevention | None, today: date
-) -> Block:
-    action: Block = {
-        "type": "plain_text_input",
-        "action_id": "value",
-        "multiline": True,
-        "max_length": 1000,
-        "placeholder": _plain("What will we do so this does not happen?", 150),
-    }
-    owner: Block = {"type": "users_select", "action_id": "value"}
-    due: Block = {"type": "datepicker", "action_id": "value"}
-    if existing is not None:
-        action["initial_value"] = existing.action
-        owner["initial_user"] = existing.owner_id
-        due["initial_date"] = existing.due_date.isoformat()
-    return {
-        "type": "modal",
-        "callback_id": DECIDE_VIEW,
-        "private_metadata": f"{premortem.id}:{risk.id}",
-        "title": _plain("Prevention", 24),
-        "submit": _plain("Save", 24),
-        "close": _plain("Cancel", 24),
-        "blocks": [
-            _mrkdwn(f"*Risk #{risk.number}*\n{escape(_text(risk.text, 2500))}"),
-            {"type": "input", "block_id": "action", "label": _plain("Prevention", 2000),
-             "element": action},
-            {"type": "input", "block_id": "owner", "label": _plain("Owner", 2000),
-             "element": owner},
-            {"type": "input", "block_id": "due", "label": _plain("Due date", 2000),
-             "element": due, "hint": _plain(f"After {today.isoformat()}", 2000)},
-        ],
-    }  # fmt: skip
-
-
-def anonymous_modal(premortem: Premortem) -> Block:
-    return {
-        "type": "modal",
-        "callback_id": ANON_VIEW,
-        "private_metadata": str(premortem.id),
-        "title": _plain("Anonymous risk", 24),
-        "submit": _plain("Add risk", 24),
-        "close": _plain("Cancel", 24),
-        "blocks": [
-            _mrkdwn(
-                f"*{escape(_text(premortem.initiative, 300))}*\nYour name is not stored with "
-                "this risk and nobody, the facilitator included, will see who wrote it."
-            ),
-            {
-                "type": "input",
-                "block_id": "risk",
-                "label": _plain("Why did it fail?", 2000),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "multiline": True,
-                    "max_length": 2000,
-                },
-            },
-        ],
-    }
-
-
-def merge_modal(premortem: Premortem, risks: Sequence[Risk]) -> Block:
-    options = [
-        {
-            "text": _plain(f"#{r.number} {r.text}", 75),
-            "value": str(r.number),
-        }
-        for r in risks[:100]
-    ]
-
-    def select(block_id: str, label: str) -> Block:
-        return {
-            "type": "input",
-            "block_id": block_id,
-            "label": _plain(label, 2000),
-            "element": {"type": "static_select", "action_id": "value", "options": options},
-        }
-
-    blocks = [select("source", "Merge this risk…"), select("target", "…into this one")]
-    if len(risks) > 100:
-        blocks.insert(0, _context("Only the first 100 risks are listed here."))
-    return {
-        "type": "modal",
-        "callback_id": MERGE_VIEW,
-        "private_metadata": str(premortem.id),
-        "title": _plain("Merge risks", 24),
-        "submit": _plain("Merge", 24),
-        "close": _plain("Cancel", 24),
-        "blocks": blocks,
-    }
 
 
 # -- summary, follow-ups, lists ---------------------------------------------------------------
@@ -358,7 +235,7 @@ def summary_blocks(
 ) -> list[Block]:
     numbers = {r.risk.id: r.risk.number for r in ranked}
     lines = [
-        f"{r.rank}. *#{r.risk.number}* {escape(_text(r.risk.text, 200))} ({r.votes} vote(s))"
+        f"{r.rank}. *#{r.risk.number}* {escape(truncate(r.risk.text, 200))} ({r.votes} vote(s))"
         for r in ranked[:SUMMARY_RISKS]
     ]
     if len(ranked) > SUMMARY_RISKS:
@@ -366,34 +243,32 @@ def summary_blocks(
             f"…and {len(ranked) - SUMMARY_RISKS} more (`nudgebot premortem export {premortem.id}`)"
         )
     blocks: list[Block] = [
-        {"type": "header", "text": _plain(f"Pre-mortem summary: {premortem.initiative}", 150)},
-        _context(
+        header(f"Pre-mortem summary: {premortem.initiative}"),
+        context(
             f"Facilitator: <@{premortem.facilitator_id}> · imagined failure by "
             f"{slack_date(premortem.horizon)} · pre-mortem {premortem.id}"
         ),
-        _mrkdwn("*Risks, ranked by votes*\n" + ("\n".join(lines) or "_No risks were raised._")),
+        section("*Risks, ranked by votes*\n" + ("\n".join(lines) or "_No risks were raised._")),
     ]
     prevention_lines = [
-        f"{STATUS_EMOJI[p.status]} #{numbers.get(p.risk_id, '?')}: {escape(_text(p.action, 300))}"
-        f" · <@{p.owner_id}> · due {slack_date(p.due_date)}"
+        f"{STATUS_EMOJI[p.status]} #{numbers.get(p.risk_id, '?')}: "
+        f"{escape(truncate(p.action, 300))} · <@{p.owner_id}> · due {slack_date(p.due_date)}"
         for p in decided
     ]
-    blocks.append(_mrkdwn("*Preventions*\n" + ("\n".join(prevention_lines) or "_None recorded._")))
+    blocks.append(section("*Preventions*\n" + ("\n".join(prevention_lines) or "_None recorded._")))
     if late:
         blocks.append(
-            _context(
-                f"{late} risk(s) came in after collection closed; they are kept in the export."
-            )
+            context(f"{late} risk(s) came in after collection closed; they are kept in the export.")
         )
     return blocks
 
 
 def nudge_blocks(premortem: Premortem, prevention: Prevention, risk: Risk) -> list[Block]:
     return [
-        _mrkdwn(
+        section(
             f"Your prevention from the pre-mortem *{escape(premortem.initiative)}* is due "
-            f"*{slack_date(prevention.due_date)}*:\n>{escape(_text(prevention.action, 1000))}\n"
-            f"_Risk #{risk.number}: {escape(_text(risk.text, 500))}_"
+            f"*{slack_date(prevention.due_date)}*:\n>{escape(truncate(prevention.action, 1000))}\n"
+            f"_Risk #{risk.number}: {escape(truncate(risk.text, 500))}_"
         ),
         status_actions(prevention),
     ]
@@ -405,17 +280,17 @@ def status_actions(prevention: Prevention) -> Block:
         "type": "actions",
         "block_id": f"prevention_{prevention.id}",
         "elements": [
-            {**_button("Done", f"{PREVENTION_STATUS}_done", f"{value}:done", "primary")},
-            _button("Blocked", f"{PREVENTION_STATUS}_blocked", f"{value}:blocked"),
-            _button("Dropped", f"{PREVENTION_STATUS}_dropped", f"{value}:dropped", "danger"),
+            {**button("Done", f"{PREVENTION_STATUS}_done", f"{value}:done", style="primary")},
+            button("Blocked", f"{PREVENTION_STATUS}_blocked", f"{value}:blocked"),
+            button("Dropped", f"{PREVENTION_STATUS}_dropped", f"{value}:dropped", style="danger"),
         ],
     }
 
 
 def status_done_blocks(prevention: Prevention, actor: str) -> list[Block]:
     return [
-        _mrkdwn(
-            f"{STATUS_EMOJI[prevention.status]} *{escape(_text(prevention.action, 1000))}* is "
+        section(
+            f"{STATUS_EMOJI[prevention.status]} *{escape(truncate(prevention.action, 1000))}* is "
             f"marked *{prevention.status.value}* by <@{actor}>."
         )
     ]
@@ -423,16 +298,16 @@ def status_done_blocks(prevention: Prevention, actor: str) -> list[Block]:
 
 def review_blocks(premortem: Premortem, open_items: Sequence[Prevention]) -> list[Block]:
     lines = [
-        f"{STATUS_EMOJI[p.status]} {escape(_text(p.action, 300))} · <@{p.owner_id}> · "
+        f"{STATUS_EMOJI[p.status]} {escape(truncate(p.action, 300))} · <@{p.owner_id}> · "
         f"due {slack_date(p.due_date)}"
         for p in open_items[:40]
     ]
     blocks = [
-        _mrkdwn(
+        section(
             f"Time to re-review the pre-mortem *{escape(premortem.initiative)}* "
             f"in <#{premortem.channel_id}>. Are the risks still the right ones?"
         ),
-        _mrkdwn(
+        section(
             "*Preventions not yet done*\n" + "\n".join(lines)
             if lines
             else "Every prevention is done or closed."

@@ -1,6 +1,6 @@
 """Pre-mortem follow-ups as the delivery outbox sees them: who receives one, what it says.
 
-Planning lives in `service` (plan_owner_nudge, plan_review, cancel_followups); the
+Planning lives in `planning` (plan_owner_nudge, plan_review, cancel_followups); the
 sender (bot.delivery.sender) calls `render` when it claims a follow-up row, inside
 its session, and posts the result like any nudge. No Slack calls here.
 """
@@ -16,8 +16,8 @@ from bot.delivery.models import Delivery, DeliveryKind
 from bot.people.models import Person
 from bot.people.service import apply_slack_user, find_person
 from bot.premortem import blocks
+from bot.premortem.decisions import preventions
 from bot.premortem.models import Premortem, Prevention, PreventionStatus, Risk
-from bot.premortem.service import preventions
 
 KINDS = frozenset({DeliveryKind.premortem_owner, DeliveryKind.premortem_review})
 

@@ -10,14 +10,10 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, utcnow
-
-
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, validate_strings=True)
+from bot.db import Base, str_enum, utcnow
 
 
 class Phase(enum.StrEnum):
@@ -59,7 +55,7 @@ class Premortem(Base):
     facilitator_id: Mapped[str] = mapped_column(String(32))
     started_by: Mapped[str] = mapped_column(String(32))
     horizon: Mapped[date]
-    phase: Mapped[Phase] = mapped_column(_enum(Phase), default=Phase.collect)
+    phase: Mapped[Phase] = mapped_column(str_enum(Phase), default=Phase.collect)
     phase_deadline: Mapped[datetime | None]
     vote_budget: Mapped[int]
     votes_per_risk: Mapped[int]
@@ -92,7 +88,7 @@ class Risk(Base):
     author_id: Mapped[str | None] = mapped_column(String(32))
     anonymous: Mapped[bool] = mapped_column(default=False)
     message_ts: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[RiskStatus] = mapped_column(_enum(RiskStatus), default=RiskStatus.active)
+    status: Mapped[RiskStatus] = mapped_column(str_enum(RiskStatus), default=RiskStatus.active)
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("premortem_risks.id", ondelete="SET NULL")
     )
@@ -139,7 +135,7 @@ class Prevention(Base):
     owner_id: Mapped[str] = mapped_column(String(32))
     due_date: Mapped[date]
     status: Mapped[PreventionStatus] = mapped_column(
-        _enum(PreventionStatus), default=PreventionStatus.open
+        str_enum(PreventionStatus), default=PreventionStatus.open
     )
     decided_by: Mapped[str] = mapped_column(String(32))
     status_changed_by: Mapped[str | None] = mapped_column(String(32))

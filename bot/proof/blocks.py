@@ -1,5 +1,6 @@
 """Block Kit for proof: answered nudges, the reason and reflection modals, the
-fatigue DM, /nudges replies and App Home. Pure: data in, dicts out."""
+fatigue DM and /nudges replies. Pure: data in, dicts out. App Home is built in
+home_blocks.py; its names are importable from here too."""
 
 from __future__ import annotations
 
@@ -21,53 +22,31 @@ from bot.content.blocks import (
     ui_time,
 )
 from bot.content.schema import Program
-from bot.proof.home import HomeData, LeadData, NudgeLine
-from bot.proof.models import Pause, PauseReason, ProofEvent
-from bot.proof.pauses import OPEN_ENDED
+from bot.proof.home import NudgeLine
+
+# App Home lives in home_blocks.py; these names stay here for listeners.py and controls.py.
+from bot.proof.home_blocks import ENROLL_ACTION as ENROLL_ACTION
+from bot.proof.home_blocks import ENROLL_CALLBACK as ENROLL_CALLBACK
+from bot.proof.home_blocks import LANGUAGES as LANGUAGES
+from bot.proof.home_blocks import MAX_HOME_BLOCKS as MAX_HOME_BLOCKS
+from bot.proof.home_blocks import PAGE_ACTION as PAGE_ACTION
+from bot.proof.home_blocks import PAUSE_ACTION as PAUSE_ACTION
+from bot.proof.home_blocks import PAUSE_REASONS as PAUSE_REASONS
+from bot.proof.home_blocks import PREFERENCES_ACTION as PREFERENCES_ACTION
+from bot.proof.home_blocks import PREFERENCES_CALLBACK as PREFERENCES_CALLBACK
+from bot.proof.home_blocks import RESUME_ACTION as RESUME_ACTION
+from bot.proof.home_blocks import enroll_modal as enroll_modal
+from bot.proof.home_blocks import home_view as home_view
+from bot.proof.home_blocks import pause_text as pause_text
+from bot.proof.home_blocks import preferences_modal as preferences_modal
+from bot.proof.models import Pause, ProofEvent
 from bot.proof.service import NOT_RELEVANT_REASONS, local_time_text
+from bot.slack import blocks as kit
+from bot.slack.blocks import escape
 
 NOT_RELEVANT_CALLBACK = "proof_not_relevant"
 REFLECTION_CALLBACK = "proof_reflection"
-PREFERENCES_CALLBACK = "proof_preferences"
-ENROLL_CALLBACK = "proof_enroll"
-RESUME_ACTION = "nudges_resume"
-PAUSE_ACTION = "nudges_pause"
-PREFERENCES_ACTION = "nudges_preferences"
-PAGE_ACTION = "nudges_programs_page"
-ENROLL_ACTION = "nudges_enroll"
-MAX_HOME_BLOCKS = 100
 SOMEONE_ELSE = "This nudge is for someone else, so your click changed nothing."
-LANGUAGES = {"en": "English", "bg": "Български"}
-PAUSE_REASONS = {
-    PauseReason.manual: "you paused them",
-    PauseReason.fatigue: "the last few went unanswered",
-    PauseReason.vacation: "your vacation",
-    PauseReason.status: "your Slack status says you are away",
-}
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:150] or " ", "emoji": True}
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:3000]}
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": _plain(text[:75]),
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- the answered nudge ---------------------------------------------------------------------
@@ -144,7 +123,7 @@ def answered_message(
             {
                 "type": "context",
                 "block_id": "proof_answers",
-                "elements": [_mrkdwn("\n".join(lines))],
+                "elements": [kit.mrkdwn("\n".join(lines))],
             },
         )
     return {"text": message["text"], "blocks": kept}
@@ -174,7 +153,7 @@ def _checklist(block: dict[str, Any], ticked: set[int], *, open_: bool) -> dict[
         + escape(o["text"]["text"])
         for n, o in enumerate(options)
     ]
-    return {"type": "section", "block_id": BLOCK_ID_CHECKLIST, "text": _mrkdwn("\n".join(lines))}
+    return {"type": "section", "block_id": BLOCK_ID_CHECKLIST, "text": kit.mrkdwn("\n".join(lines))}
 
 
 # -- modals -------------------------------------------------------------------------------------
@@ -184,30 +163,30 @@ def not_relevant_modal(delivery_id: int, lang: str = "en") -> dict[str, Any]:
     """Asks why, in the language the nudge was read in (`lang`)."""
     ui = ui_strings(lang)
     options = [
-        {"text": _plain(ui.get(f"reason_{code}") or label), "value": code}
+        {"text": kit.plain(ui.get(f"reason_{code}") or label), "value": code}
         for code, label in NOT_RELEVANT_REASONS.items()
     ]
     return {
         "type": "modal",
         "callback_id": NOT_RELEVANT_CALLBACK,
         "private_metadata": json.dumps({"delivery_id": delivery_id}),
-        "title": _plain(ui["nr_title"]),
-        "submit": _plain(ui["nr_submit"]),
-        "close": _plain(ui["nr_close"]),
+        "title": kit.plain(ui["nr_title"]),
+        "submit": kit.plain(ui["nr_submit"]),
+        "close": kit.plain(ui["nr_close"]),
         "blocks": [
-            {"type": "section", "text": _mrkdwn(ui["nr_intro"])},
+            {"type": "section", "text": kit.mrkdwn(ui["nr_intro"])},
             {
                 "type": "input",
                 "block_id": "reason",
                 "optional": True,
-                "label": _plain(ui["nr_why"]),
+                "label": kit.plain(ui["nr_why"]),
                 "element": {"type": "radio_buttons", "action_id": "choice", "options": options},
             },
             {
                 "type": "input",
                 "block_id": "details",
                 "optional": True,
-                "label": _plain(ui["nr_words"]),
+                "label": kit.plain(ui["nr_words"]),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "text",
@@ -226,15 +205,15 @@ def reflection_modal(delivery_id: int, question: str, lang: str = "en") -> dict[
         "type": "modal",
         "callback_id": REFLECTION_CALLBACK,
         "private_metadata": json.dumps({"delivery_id": delivery_id}),
-        "title": _plain(ui["rf_title"]),
-        "submit": _plain(ui["rf_submit"]),
-        "close": _plain(ui["rf_close"]),
+        "title": kit.plain(ui["rf_title"]),
+        "submit": kit.plain(ui["rf_submit"]),
+        "close": kit.plain(ui["rf_close"]),
         "blocks": [
-            {"type": "section", "text": _mrkdwn(question)},
+            {"type": "section", "text": kit.mrkdwn(question)},
             {
                 "type": "input",
                 "block_id": "answer",
-                "label": _plain(ui["rf_label"]),
+                "label": kit.plain(ui["rf_label"]),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "text",
@@ -258,16 +237,18 @@ def fatigue_dm(limit: int) -> dict[str, Any]:
     return {
         "text": text,
         "blocks": [
-            {"type": "section", "text": _mrkdwn(f":pause_button: {text}")},
+            {"type": "section", "text": kit.mrkdwn(f":pause_button: {text}")},
             {
                 "type": "actions",
                 "block_id": "fatigue",
-                "elements": [_button("Resume my nudges", RESUME_ACTION, "resume", "primary")],
+                "elements": [
+                    kit.button("Resume my nudges", RESUME_ACTION, "resume", style="primary")
+                ],
             },
             {
                 "type": "context",
                 "elements": [
-                    _mrkdwn("Or type `/nudges resume` any time. `/nudges help` lists more.")
+                    kit.mrkdwn("Or type `/nudges resume` any time. `/nudges help` lists more.")
                 ],
             },
         ],
@@ -292,13 +273,6 @@ HELP = (
     "• `/nudges digest`: your team's behaviors this week (for managers)\n"
     "A Slack status with :palm_tree: or “vacation” / “OOO” pauses nudges while it lasts."
 )
-
-
-def pause_text(pause: Pause, tz: ZoneInfo) -> str:
-    why = PAUSE_REASONS.get(pause.reason, str(pause.reason))
-    if pause.ends_at is None or pause.ends_at >= OPEN_ENDED:
-        return f"paused until you resume ({why})"
-    return f"paused until {local_time_text(pause.ends_at, tz)} ({why})"
 
 
 def status_text(
@@ -332,234 +306,3 @@ def status_text(
         parts.append("*Your programs:* " + ", ".join(f"{escape(t)} (`{i}`)" for i, t in programs))
     parts.append(f"Times are in {tz.key}.")
     return "\n".join(parts)
-
-
-# -- App Home -----------------------------------------------------------------------------------
-
-
-def home_view(data: HomeData) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain("Your nudges")},
-        *_pause_blocks(data),
-        {"type": "divider"},
-        {"type": "section", "text": _mrkdwn("*This week*")},
-        _lines_block(data.week, data.tz, empty="No nudges yet this week."),
-        {"type": "section", "text": _mrkdwn("*Streaks*")},
-        {"type": "section", "text": _mrkdwn(_streak_text(data))},
-        {"type": "section", "text": _mrkdwn("*What comes next*")},
-        _lines_block(data.next, data.tz, empty="Nothing planned right now."),
-        {"type": "divider"},
-        *_preference_blocks(data),
-    ]
-    if data.lead is not None:
-        blocks += _lead_blocks(data.lead, room=MAX_HOME_BLOCKS - len(blocks))
-    return {"type": "home", "callback_id": "nudges_home", "blocks": blocks[:MAX_HOME_BLOCKS]}
-
-
-def _pause_blocks(data: HomeData) -> list[dict[str, Any]]:
-    if data.pauses:
-        text = (
-            ":pause_button: Your nudges are "
-            + "; ".join(pause_text(p, data.tz) for p in data.pauses)
-            + "."
-        )
-        button = _button("Resume", RESUME_ACTION, "resume", "primary")
-    else:
-        text = ":arrow_forward: Your nudges are on."
-        button = _button("Pause for a week", PAUSE_ACTION, "7d")
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(text), "accessory": button}]
-    for p in data.upcoming:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    _mrkdwn(
-                        f":palm_tree: Vacation from {local_time_text(p.starts_at, data.tz)}"
-                        + (f" to {local_time_text(p.ends_at, data.tz)}" if p.ends_at else "")
-                    )
-                ],
-            }
-        )
-    return blocks[:4]
-
-
-def _lines_block(lines: Sequence[NudgeLine], tz: ZoneInfo, *, empty: str) -> dict[str, Any]:
-    if not lines:
-        return {"type": "context", "elements": [_mrkdwn(empty)]}
-    text = "\n".join(
-        f"• {local_time_text(n.when, tz)} · _{escape(n.program)}_: {escape(n.snippet)}"
-        + (f"  {n.answer}" if n.answer else "")
-        for n in lines
-    )
-    return {"type": "section", "text": _mrkdwn(text)}
-
-
-def _streak_text(data: HomeData) -> str:
-    if not data.streaks:
-        return "Your streaks appear after your first answers."
-    return "\n".join(
-        f"• _{escape(s.program)}_: *{s.count}* in a row · {escape(s.behavior)}"
-        for s in data.streaks[:10]
-    )
-
-
-def _preference_blocks(data: HomeData) -> list[dict[str, Any]]:
-    language = LANGUAGES.get(data.language or "", "as in Slack")
-    tz_text = f"{data.tz.key}" + (" (your choice)" if data.tz_override else " (from Slack)")
-    text = (
-        "*Preferences*\n"
-        f"Working hours: {escape(data.working_hours)} · Time zone: {tz_text} · Language: {language}"
-    )
-    return [
-        {
-            "type": "section",
-            "text": _mrkdwn(text),
-            "accessory": _button("Change", PREFERENCES_ACTION, "edit"),
-        }
-    ]
-
-
-def _lead_blocks(lead: LeadData, *, room: int) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [
-        {"type": "divider"},
-        {"type": "header", "text": _plain("Programs (L&D)")},
-        {
-            "type": "context",
-            "elements": [
-                _mrkdwn(
-                    f"{lead.total} program(s) · page {lead.page + 1} of {lead.pages} · "
-                    "adoption = answered ÷ delivered per step"
-                )
-            ],
-        },
-    ]
-    for program in lead.programs:
-        if len(blocks) >= room - 1:
-            break
-        blocks.append(_program_block(program))
-    paging = []
-    if lead.page > 0:
-        paging.append(_button("Previous", f"{PAGE_ACTION}_prev", str(lead.page - 1)))
-    if lead.page + 1 < lead.pages:
-        paging.append(_button("Next", f"{PAGE_ACTION}_next", str(lead.page + 1)))
-    if paging:
-        blocks.append({"type": "actions", "block_id": "programs_paging", "elements": paging})
-    return blocks[:room]
-
-
-def _program_block(program: Any) -> dict[str, Any]:
-    adoption = (
-        ", ".join(
-            f"{escape(s.step_id)} {s.answered}/{s.delivered}"
-            + (f" ({100 * s.answered // s.delivered}%)" if s.delivered else "")
-            for s in program.steps[:12]
-        )
-        or "nothing delivered yet"
-    )
-    status = "" if program.active else " · retired"
-    head = f"*{escape(program.title)}* (`{program.id}`){status}"
-    text = f"{head}\n{program.enrolled} enrolled · {adoption}"
-    block: dict[str, Any] = {
-        "type": "section",
-        "block_id": f"program_{program.id}"[:255],
-        "text": _mrkdwn(text),
-    }
-    if program.active:
-        block["accessory"] = _button("Enroll…", ENROLL_ACTION, program.id)
-    return block
-
-
-def preferences_modal(
-    *, working_hours: str, tz_override: str | None, language: str | None
-) -> dict[str, Any]:
-    lang_options = [{"text": _plain("As in Slack"), "value": "slack"}] + [
-        {"text": _plain(label), "value": code} for code, label in LANGUAGES.items()
-    ]
-    chosen = next((o for o in lang_options if o["value"] == (language or "slack")), lang_options[0])
-    tz_element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": "value",
-        "max_length": 64,
-        "placeholder": _plain("Europe/Sofia"),
-    }
-    if tz_override:
-        tz_element["initial_value"] = tz_override
-    return {
-        "type": "modal",
-        "callback_id": PREFERENCES_CALLBACK,
-        "title": _plain("Preferences"),
-        "submit": _plain("Save"),
-        "close": _plain("Cancel"),
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "hours",
-                "label": _plain("Working hours (nudges arrive only inside them)"),
-                "hint": _plain("Like 09:00-17:30, in your time zone"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "initial_value": working_hours,
-                    "max_length": 11,
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "tz",
-                "optional": True,
-                "label": _plain("Time zone (leave empty to use Slack's)"),
-                "element": tz_element,
-            },
-            {
-                "type": "input",
-                "block_id": "language",
-                "label": _plain("Language of nudges"),
-                "element": {
-                    "type": "static_select",
-                    "action_id": "value",
-                    "options": lang_options,
-                    "initial_option": chosen,
-                },
-            },
-        ],
-    }
-
-
-def enroll_modal(*, program_id: str, title: str) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": ENROLL_CALLBACK,
-        "private_metadata": json.dumps({"program_id": program_id}),
-        "title": _plain("Enroll people"),
-        "submit": _plain("Enroll"),
-        "close": _plain("Cancel"),
-        "blocks": [
-            {
-                "type": "section",
-                "text": _mrkdwn(f"Enroll into *{escape(title)}* (`{program_id}`):"),
-            },
-            {
-                "type": "input",
-                "block_id": "channel",
-                "optional": True,
-                "label": _plain("Everyone in a channel"),
-                "element": {
-                    "type": "conversations_select",
-                    "action_id": "value",
-                    "filter": {"include": ["public", "private"], "exclude_bot_users": True},
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "usergroup",
-                "optional": True,
-                "label": _plain("Or a user group (its id, S…)"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "max_length": 32,
-                    "placeholder": _plain("S0123ABCD"),
-                },
-            },
-        ],
-    }

@@ -14,6 +14,7 @@ from bot.content.models import Program as ProgramRow
 from bot.content.schema import localise
 from bot.content.service import load_program_version
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
+from bot.people import privacy
 from bot.people.models import Person
 from bot.people.service import effective_tz
 from bot.proof.models import NudgePreference, Pause, ProofEvent
@@ -44,7 +45,7 @@ class Streak:
 @dataclass(frozen=True)
 class StepAdoption:
     step_id: str
-    answered: int
+    answered: int | None  # None: withheld, fewer than k people got this step
     delivered: int
 
 
@@ -63,6 +64,7 @@ class LeadData:
     pages: int
     total: int
     programs: list[ProgramLine]
+    min_group: int = 1  # k of the privacy rule, to say why a figure is withheld
 
 
 @dataclass
@@ -108,7 +110,7 @@ def home_data(
     data.streaks = _streaks(session, person, now=now, settings=settings)
     data.next = next_nudges(session, person, now=now, locale=data.language or person.locale)
     if is_lead:
-        data.lead = lead_data(session, page=page)
+        data.lead = lead_data(session, page=page, min_group=privacy.min_group(settings))
     return data
 
 
@@ -232,7 +234,7 @@ def next_nudges(
     return lines
 
 
-def lead_data(session: Session, *, page: int) -> LeadData:
+def lead_data(session: Session, *, page: int, min_group: int) -> LeadData:
     total = session.scalar(select(func.count()).select_from(ProgramRow)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
@@ -251,16 +253,17 @@ def lead_data(session: Session, *, page: int) -> LeadData:
             .group_by(Enrollment.program_id)
         )
     }
-    adoption = _adoption(session, ids)
+    adoption = _adoption(session, ids, k=min_group)
     lines = [
         ProgramLine(p.id, p.title, p.active, int(enrolled.get(p.id, 0)), adoption.get(p.id, []))
         for p in programs
     ]
-    return LeadData(page=page, pages=pages, total=total, programs=lines)
+    return LeadData(page=page, pages=pages, total=total, programs=lines, min_group=min_group)
 
 
-def _adoption(session: Session, program_ids: list[str]) -> dict[str, list[StepAdoption]]:
-    """Answered ÷ delivered per step: a nudge counts as answered with any proof event."""
+def _adoption(session: Session, program_ids: list[str], *, k: int) -> dict[str, list[StepAdoption]]:
+    """Answered ÷ delivered per step: a nudge counts as answered with any proof event.
+    Who answered is a figure about people: withheld where fewer than k got the step."""
     answered = (
         select(ProofEvent.delivery_id.label("delivery_id"))
         .where(ProofEvent.delivery_id.is_not(None))
@@ -273,6 +276,7 @@ def _adoption(session: Session, program_ids: list[str]) -> dict[str, list[StepAd
             Delivery.step_id,
             func.count(Delivery.id),
             func.count(answered.c.delivery_id),
+            func.count(func.distinct(Delivery.person_id)),
         )
         .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
         .outerjoin(answered, answered.c.delivery_id == Delivery.id)
@@ -281,6 +285,7 @@ def _adoption(session: Session, program_ids: list[str]) -> dict[str, list[StepAd
         .order_by(Enrollment.program_id, Delivery.step_id)
     )
     out: dict[str, list[StepAdoption]] = {}
-    for program_id, step_id, delivered, got in rows:
-        out.setdefault(program_id, []).append(StepAdoption(step_id, int(got), int(delivered)))
+    for program_id, step_id, delivered, got, people in rows:
+        shown = privacy.shown_or_withheld(int(got), int(people), k=k)
+        out.setdefault(program_id, []).append(StepAdoption(step_id, shown, int(delivered)))
     return out

@@ -6,10 +6,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, utcnow
+from bot.db import Base, str_enum, utcnow
 
 
 class ProofEvent(Base):
@@ -44,10 +44,6 @@ class PauseReason(enum.StrEnum):
     status = "status"  # a vacation emoji or text in the person's Slack status
 
 
-def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, validate_strings=True)
-
-
 class Pause(Base):
     """A span in which a person gets no nudges. Open-ended until resumed when
     `ends_at` is empty; `ended_at` records an early resume (rows are kept)."""
@@ -57,7 +53,7 @@ class Pause(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
-    reason: Mapped[PauseReason] = mapped_column(_enum(PauseReason))
+    reason: Mapped[PauseReason] = mapped_column(str_enum(PauseReason))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -83,7 +79,7 @@ class ReinforcementBox(Base):
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
     step_id: Mapped[str] = mapped_column(String(64))
     box: Mapped[int] = mapped_column(default=1)
-    status: Mapped[BoxStatus] = mapped_column(_enum(BoxStatus), default=BoxStatus.active)
+    status: Mapped[BoxStatus] = mapped_column(str_enum(BoxStatus), default=BoxStatus.active)
     # The last delivery whose outcome (answer or silence) moved the box: applied once.
     last_delivery_id: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -4,6 +4,10 @@ Every click becomes at most one ProofEvent: its `dedupe_key` names the action's
 identity (the delivery, the kind of answer, the checklist item, the sending a
 snooze applies to), so a Slack retry or a double click finds the key taken and
 changes nothing. Events are only ever inserted here.
+
+This module is the slice's entry: what a nudge is (`nudges.py`), silence as an
+answer (`silence.py`) and the export (`export.py`) live next to it and are named
+here too, so callers write `service.find_nudge` as before.
 """
 
 from __future__ import annotations
@@ -12,21 +16,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.content.models import ProgramVersion
-from bot.content.schema import Program, normalise_locale
-from bot.content.service import load_program_version
-from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Enrollment
+from bot.delivery.models import DeliveryStatus
 from bot.delivery.planner import person_calendar, program_calendar
 from bot.errors import PermissionDenied, UserError
-from bot.people.models import Person
 from bot.proof import reinforcement
-from bot.proof.models import NudgePreference, ProofEvent
+from bot.proof.export import EXPORT_COLUMNS as EXPORT_COLUMNS
+from bot.proof.export import export as export
+from bot.proof.export import not_relevant_reports as not_relevant_reports
+from bot.proof.models import ProofEvent
+from bot.proof.nudges import Nudge as Nudge
+from bot.proof.nudges import events_of as events_of
+from bot.proof.nudges import find_nudge as find_nudge
+from bot.proof.nudges import local_time_text as local_time_text
+from bot.proof.nudges import nudge_locale as nudge_locale
+from bot.proof.nudges import parse_value as parse_value
+from bot.proof.silence import apply_silence as apply_silence
 from bot.settings import Settings
 
 # Answers that close a nudge: its buttons go away and later clicks are refused.
@@ -50,21 +58,6 @@ class AlreadyAnswered(UserError):
 
 
 @dataclass
-class Nudge:
-    """A delivered nudge with everything an answer needs."""
-
-    delivery: Delivery
-    enrollment: Enrollment
-    person: Person
-    program: Program
-    version_number: int
-
-    @property
-    def step(self) -> Any:
-        return self.program.step(self.delivery.step_id)
-
-
-@dataclass
 class AnswerResult:
     nudge: Nudge
     recorded: bool  # False: a retry or double click, nothing changed
@@ -73,41 +66,6 @@ class AnswerResult:
     snoozed_until: datetime | None = None
     next_repetition: datetime | None = None
     report_to_owner: str | None = None  # owner's Slack id when Not relevant must be reported
-
-
-def find_nudge(session: Session, *, delivery_id: int, lock: bool = False) -> Nudge:
-    query = select(Delivery).where(Delivery.id == delivery_id)
-    if lock:
-        # Two different answers at once (Done and Not relevant) queue on the row.
-        query = query.with_for_update()
-    delivery = session.scalar(query)
-    if delivery is None:
-        raise UserError("this nudge no longer exists, so there is nothing to answer")
-    enrollment = session.get(Enrollment, delivery.enrollment_id)
-    person = session.get(Person, delivery.person_id)
-    if enrollment is None or person is None:
-        raise UserError("this nudge no longer exists, so there is nothing to answer")
-    version = session.get(ProgramVersion, enrollment.program_version_id)
-    program = load_program_version(session, enrollment.program_version_id)
-    return Nudge(delivery, enrollment, person, program, version.number if version else 0)
-
-
-def parse_value(value: str | None) -> tuple[int, str]:
-    """`"{delivery_id}|{extra}"` → (delivery_id, extra); UserError for anything else."""
-    head, _, extra = (value or "").partition("|")
-    if not head.isdigit():
-        raise UserError("this button does not belong to a nudge")
-    return int(head), extra
-
-
-def events_of(session: Session, *, delivery_id: int) -> list[ProofEvent]:
-    return list(
-        session.scalars(
-            select(ProofEvent)
-            .where(ProofEvent.delivery_id == delivery_id)
-            .order_by(ProofEvent.occurred_at, ProofEvent.id)
-        )
-    )
 
 
 def answer(
@@ -376,109 +334,3 @@ def snooze(
     )
     session.flush()
     return due
-
-
-# -- silence ----------------------------------------------------------------------------------
-
-
-def apply_silence(session: Session, *, now: datetime, settings: Settings) -> int:
-    """Repeating steps sent and not answered within the grace period come back sooner."""
-    cutoff = now - timedelta(hours=settings.answer_grace_hours)
-    answered = select(ProofEvent.delivery_id).where(ProofEvent.delivery_id.is_not(None))
-    rows = session.scalars(
-        select(Delivery)
-        .where(
-            Delivery.kind == DeliveryKind.step,  # follow-ups have no Leitner box
-            Delivery.status == DeliveryStatus.sent,
-            Delivery.sent_at <= cutoff,
-            Delivery.sent_at > cutoff - timedelta(days=2),
-            Delivery.id.not_in(answered),
-        )
-        .order_by(Delivery.id)
-        .limit(2000)
-    ).all()
-    moved = 0
-    for delivery in rows:
-        nudge = find_nudge(session, delivery_id=delivery.id)
-        if not reinforcement.intervals(nudge.step):
-            continue
-        move = reinforcement.apply_outcome(
-            session,
-            delivery=delivery,
-            enrollment=nudge.enrollment,
-            person=nudge.person,
-            program=nudge.program,
-            outcome="silence",
-            now=now,
-            settings=settings,
-        )
-        moved += move is not None
-    return moved
-
-
-# -- export -------------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = (
-    "id",
-    "occurred_at",
-    "person",
-    "program",
-    "version",
-    "step",
-    "delivery",
-    "kind",
-    "value",
-    "seconds_since_delivery",
-)
-
-
-def export(
-    session: Session, *, program_id: str | None = None, since: datetime | None = None
-) -> list[dict[str, Any]]:
-    """The proof log as rows, oldest first. Free text (reflections, reasons) is left
-    out: it is people's own words, exported only with their own data (`forget`)."""
-    query = select(ProofEvent, Person.slack_user_id).join(Person, Person.id == ProofEvent.person_id)
-    if program_id is not None:
-        query = query.where(ProofEvent.program_id == program_id)
-    if since is not None:
-        query = query.where(ProofEvent.occurred_at >= since)
-    rows = session.execute(query.order_by(ProofEvent.occurred_at, ProofEvent.id))
-    return [
-        {
-            "id": e.id,
-            "occurred_at": e.occurred_at,
-            "person": user,
-            "program": e.program_id,
-            "version": e.program_version,
-            "step": e.step_id,
-            "delivery": e.delivery_id,
-            "kind": e.kind,
-            "value": e.value,
-            "seconds_since_delivery": e.seconds_since_delivery,
-        }
-        for e, user in rows
-    ]
-
-
-def not_relevant_reports(session: Session, *, since: datetime) -> list[ProofEvent]:
-    """Not relevant answers since a moment (for the L&D digest when an owner is an email)."""
-    return list(
-        session.scalars(
-            select(ProofEvent)
-            .where(ProofEvent.kind == "not_relevant", ProofEvent.occurred_at >= since)
-            .order_by(ProofEvent.occurred_at)
-        )
-    )
-
-
-# -- language -----------------------------------------------------------------------------------
-
-
-def nudge_locale(session: Session, person: Person) -> str:
-    """The language a person reads nudges in: their App Home choice, else Slack's."""
-    pref = session.get(NudgePreference, person.id)
-    return normalise_locale(pref.language if pref and pref.language else person.locale)
-
-
-def local_time_text(moment: datetime, tz: Any) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b, %H:%M")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from slack_sdk.models.views import View
 from sqlalchemy import select
 
@@ -14,10 +15,24 @@ from bot.content.models import Program as ProgramRow
 from bot.delivery.models import Enrollment
 from bot.people.models import Person
 from bot.proof.models import NudgePreference
-from tests.conftest import T0, RunningBot
+from bot.settings import Settings
+from tests.conftest import T0, RunningBot, make_settings
+from tests.fakeslack import FakeSlack
 from tests.proof.conftest import LEAD, World, wait_for
 
 USER = "U0ALICE01"
+
+
+@pytest.fixture
+def settings(db_url: str, fake_slack: FakeSlack) -> Settings:
+    # The lead's adoption figures here stand on two people: k=2 lets a step two people
+    # got show its answers (with k=5 they would be withheld, as below k-1 people are).
+    return make_settings(
+        database_url=db_url,
+        slack_api_url=fake_slack.base_url,
+        ld_leads=[LEAD],
+        privacy_min_group=2,
+    )
 
 
 def home(bot: RunningBot, user: str, after: int = 0) -> dict[str, Any]:
@@ -220,3 +235,25 @@ def test_opening_home_reads_a_vacation_status_set_while_events_were_missed(
     bot.fake.update_user(USER, status_emoji=":airplane:", status_text="")
     text = valid(home(bot, USER))
     assert "your Slack status says you are away" in text and "Resume" in text
+
+
+def test_lead_home_withholds_who_answered_a_step_fewer_than_k_people_got(
+    bot: RunningBot, world: World
+) -> None:
+    world.person(LEAD)
+    nudge = world.send(USER, "ask-three")
+    world.send("U0CAROL01", "ask-three")
+    tip = world.send(USER, "tip")  # one person: answering it would point at them
+    for sent in (nudge, tip):
+        bot.driver.block_actions(
+            user_id=USER,
+            actions=[{"action_id": "nudge_done"}],
+            message=sent.message(bot.fake),
+            channel_id=sent.channel,
+        )
+    wait_for(lambda: len(world.events()) >= 2)
+
+    text = valid(home(bot, LEAD))
+    assert "ask-three 1/2 (50%)" in text  # two people (k=2): shown
+    assert "tip ·/1 (fewer than 2 people)" in text  # one person: withheld, and why
+    assert "tip 1/1" not in text and "(100%)" not in text
