@@ -41,11 +41,12 @@ class DeliveryStatus(enum.StrEnum):
 
 
 class DeliveryKind(enum.StrEnum):
-    """What a row of the outbox is: a program step, or a DM another feature owes someone."""
+    """What a row of the outbox is. The core knows one kind: a step of an enrollment's
+    program (enrollment_id set). Other kinds are DMs a feature owes someone (a
+    reference instead of an enrollment); each feature names its own kinds and
+    renders them through bot.delivery.plugins (e.g. bot.premortem.models.FollowupKind)."""
 
-    step = "step"  # a step of an enrollment's program (enrollment_id set)
-    premortem_owner = "premortem_owner"  # a prevention's owner, before it is due (ref: prevention)
-    premortem_review = "premortem_review"  # the facilitator's re-review (ref: pre-mortem)
+    step = "step"
 
 
 class Enrollment(Base):
@@ -104,8 +105,8 @@ class Delivery(Base):
     # on person_id alone would only slow every insert of the planner down.
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     # The server default lets the planner's bulk COPY leave it out.
-    kind: Mapped[DeliveryKind] = mapped_column(
-        str_enum(DeliveryKind), default=DeliveryKind.step, server_default=DeliveryKind.step.value
+    kind: Mapped[str] = mapped_column(
+        String(16), default=DeliveryKind.step.value, server_default=DeliveryKind.step.value
     )
     # For kinds other than `step`: the id of what it is about (a prevention, a pre-mortem).
     ref_id: Mapped[int | None]

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
-from bot.delivery.models import DeliveryKind
 from bot.errors import PermissionDenied, UserError
 from bot.premortem.models import (
+    FollowupKind,
     Phase,
     Premortem,
     Prevention,
@@ -121,7 +121,7 @@ def set_prevention_status(
         # A closed prevention needs no reminder (one already on its way is stopped by the
         # sender, which checks again just before posting).
         cancel_followups(
-            session, kind=DeliveryKind.premortem_owner, ref_ids=[prevention.id],
+            session, kind=FollowupKind.owner, ref_ids=[prevention.id],
             reason=f"prevention {status.value}", now=now or utcnow(),
         )  # fmt: skip
     return prevention

@@ -12,17 +12,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.delivery.models import Delivery, DeliveryKind
+from bot.delivery import plugins
+from bot.delivery.models import Delivery
 from bot.people.models import Person
 from bot.people.service import apply_slack_user, find_person
 from bot.premortem import blocks
 from bot.premortem.decisions import preventions
-from bot.premortem.models import Premortem, Prevention, PreventionStatus, Risk
+from bot.premortem.models import FollowupKind, Premortem, Prevention, PreventionStatus, Risk
 
-KINDS = frozenset({DeliveryKind.premortem_owner, DeliveryKind.premortem_review})
+KINDS = frozenset(FollowupKind)
 
 
-class NotWanted(Exception):
+class NotWanted(plugins.NotWanted):
     """The follow-up has nothing left to say (the prevention was closed, the pre-mortem
     is gone); the message says why, and the sender records it on the row."""
 
@@ -48,9 +49,9 @@ def recipient(
 
 def render(session: Session, delivery: Delivery) -> dict[str, Any]:
     """`{"text", "blocks"}` of a follow-up as it stands now; NotWanted when it has none."""
-    if delivery.kind == DeliveryKind.premortem_owner:
+    if delivery.kind == FollowupKind.owner:
         return _owner_nudge(session, delivery)
-    if delivery.kind == DeliveryKind.premortem_review:
+    if delivery.kind == FollowupKind.review:
         return _review(session, delivery)
     raise NotWanted(f"not a pre-mortem follow-up: {delivery.kind}")
 

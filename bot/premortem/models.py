@@ -36,6 +36,13 @@ class PreventionStatus(enum.StrEnum):
     dropped = "dropped"
 
 
+class FollowupKind(enum.StrEnum):
+    """The pre-mortem's DMs in the delivery outbox (`Delivery.kind`, with `ref_id`)."""
+
+    owner = "premortem_owner"  # a prevention's owner, before it is due (ref: prevention)
+    review = "premortem_review"  # the facilitator's re-review (ref: pre-mortem)
+
+
 class Premortem(Base):
     __tablename__ = "premortems"
     __table_args__ = (

@@ -9,10 +9,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.delivery.calendar import Calendar
-from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from bot.delivery.models import Delivery, DeliveryStatus
 from bot.delivery.planner import person_calendar
 from bot.people.models import Person
 from bot.premortem.models import (
+    FollowupKind,
     Premortem,
     Prevention,
     PreventionStatus,
@@ -71,7 +72,7 @@ def working_days_before(day: date, count: int, schedule: Calendar) -> date:
     return day
 
 
-def followups(session: Session, *, kind: DeliveryKind, ref_id: int) -> list[Delivery]:
+def followups(session: Session, *, kind: FollowupKind, ref_id: int) -> list[Delivery]:
     """Every outbox row of one follow-up, oldest repetition first."""
     return list(
         session.scalars(
@@ -85,7 +86,7 @@ def followups(session: Session, *, kind: DeliveryKind, ref_id: int) -> list[Deli
 def _plan_followup(
     session: Session,
     *,
-    kind: DeliveryKind,
+    kind: FollowupKind,
     ref_id: int,
     person: Person,
     about: str,
@@ -146,7 +147,7 @@ def plan_owner_nudge(
     date; re-planning follows a new owner or date. None when the prevention is closed."""
     if prevention.status != PreventionStatus.open:
         cancel_followups(
-            session, kind=DeliveryKind.premortem_owner, ref_ids=[prevention.id],
+            session, kind=FollowupKind.owner, ref_ids=[prevention.id],
             reason=f"prevention {prevention.status.value}", now=now,
         )  # fmt: skip
         return None
@@ -156,7 +157,7 @@ def plan_owner_nudge(
     )
     return _plan_followup(
         session,
-        kind=DeliveryKind.premortem_owner,
+        kind=FollowupKind.owner,
         ref_id=prevention.id,
         person=person,
         about=prevention.due_date.isoformat(),
@@ -181,7 +182,7 @@ def plan_review(
     premortem.review_at = due
     return _plan_followup(
         session,
-        kind=DeliveryKind.premortem_review,
+        kind=FollowupKind.review,
         ref_id=premortem.id,
         person=person,
         about=REVIEW_ABOUT,
@@ -192,7 +193,7 @@ def plan_review(
 
 
 def cancel_followups(
-    session: Session, *, kind: DeliveryKind, ref_ids: list[int], reason: str, now: datetime
+    session: Session, *, kind: FollowupKind, ref_ids: list[int], reason: str, now: datetime
 ) -> int:
     """Follow-ups not yet claimed by a sender are cancelled, with the reason."""
     if not ref_ids:

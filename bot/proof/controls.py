@@ -3,6 +3,7 @@ buttons and preferences. Plain functions on a session; replies are mrkdwn text."
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -227,3 +228,14 @@ def save_preferences(
     pref.updated_at = now
     session.flush()
     plan(session, settings=settings, now=now, person_ids=[person.id])
+
+
+def chosen_languages(session: Session, person_ids: Collection[int]) -> dict[int, str]:
+    """The language each of these people picked in App Home, where one was picked
+    (it wins over Slack's locale; the sender asks once per batch)."""
+    rows = session.execute(
+        select(NudgePreference.person_id, NudgePreference.language).where(
+            NudgePreference.person_id.in_(list(person_ids)), NudgePreference.language.is_not(None)
+        )
+    )
+    return {person_id: language for person_id, language in rows if language}

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import FixedClock
-from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from bot.delivery.models import Delivery, DeliveryStatus
 from bot.delivery.sender import Sender
 from bot.governance import service as governance
 from bot.people.models import Person
 from bot.premortem import service
-from bot.premortem.models import Premortem, Prevention, PreventionStatus
+from bot.premortem.models import FollowupKind, Premortem, Prevention, PreventionStatus
 from bot.proof.pauses import fatigue_candidates, unanswered_streak
 from bot.proof.service import apply_silence
 from bot.services import Services
@@ -127,7 +127,7 @@ def test_forget_and_export_find_follow_ups_by_person(services: Services) -> None
         subject = governance.find_subject(session, user=OWNER)
         exported = governance.export(session, subject=subject, actor="U0LEAD", now=NOW)
         assert [(d["id"], d["kind"]) for d in exported["tables"]["deliveries"]] == [
-            (nudge_id, DeliveryKind.premortem_owner.value)
+            (nudge_id, FollowupKind.owner.value)
         ]
         governance.forget(session, subject=subject, actor="U0LEAD", now=NOW)
     with services.session() as session:

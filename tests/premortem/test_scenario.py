@@ -11,6 +11,7 @@ from bot.delivery.sender import Sender
 from bot.people.models import Person
 from bot.premortem import blocks
 from bot.premortem.models import (
+    FollowupKind,
     Phase,
     Prevention,
     PreventionStatus,
@@ -187,7 +188,7 @@ def test_a_whole_premortem_from_start_to_follow_ups(pm: Room) -> None:
     # Follow-ups are rows of the delivery outbox: each owner is nudged two working days
     # before the due date, at 09:00 in their own zone (added to the directory from Slack).
     nudges = {
-        user: f.due_at for user, f in _followups(pm) if f.kind == DeliveryKind.premortem_owner
+        user: f.due_at for user, f in _followups(pm) if f.kind == FollowupKind.owner
     }
     assert nudges == {
         "U0ANA": datetime(2026, 12, 8, 14, 0, tzinfo=UTC),  # Tue 09:00 in New York
@@ -196,7 +197,7 @@ def test_a_whole_premortem_from_start_to_follow_ups(pm: Room) -> None:
     }
     # And the facilitator is asked to re-review six weeks on, at 09:00 in Sofia.
     review = eventually(
-        lambda: [(u, f) for u, f in _followups(pm) if f.kind == DeliveryKind.premortem_review]
+        lambda: [(u, f) for u, f in _followups(pm) if f.kind == FollowupKind.review]
     )
     assert review[0][0] == FACILITATOR
     assert review[0][1].due_at == datetime(2027, 1, 7, 7, 0, tzinfo=UTC)

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.delivery.calendar import Calendar, calendar, zone
-from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from bot.delivery.models import Delivery, DeliveryStatus
 from bot.delivery.planner import person_calendar
 from bot.errors import PermissionDenied, UserError
 from bot.people.models import Person
 from bot.premortem import followups, service
-from bot.premortem.models import Phase, PreventionStatus
+from bot.premortem.models import FollowupKind, Phase, PreventionStatus
 from bot.settings import Settings, TimeWindow
 from tests.conftest import make_settings
 
@@ -198,7 +198,7 @@ def test_replanning_moves_an_untouched_reminder_and_replaces_one_already_sent(
         return row
 
     def rows() -> list[tuple[int, str, DeliveryStatus, datetime]]:
-        found = service.followups(session, kind=DeliveryKind.premortem_owner, ref_id=prevention.id)
+        found = service.followups(session, kind=FollowupKind.owner, ref_id=prevention.id)
         return [(r.repetition, r.step_id, r.status, r.due_at) for r in found]
 
     first = plan(owner)
