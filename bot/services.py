@@ -62,6 +62,9 @@ class Services:
     ticks: list[Tick] = field(default_factory=list)
     # Run by close(), before the engine goes: work a component still holds is finished.
     closers: list[Callable[[], object]] = field(default_factory=list)
+    # What a slice keeps for the life of the process, by name (e.g. the L&D-lead
+    # directory of bot.people.roles): the kernel holds it without knowing it.
+    extensions: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def create(

@@ -95,6 +95,8 @@ class Delivery(Base):
         ),
         # The sender's claim query: due rows by status and time.
         Index("ix_deliveries_status_due", "status", "due_at"),
+        # The digest reads a team's sent nudges by person and time.
+        Index("ix_deliveries_person_sent", "person_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

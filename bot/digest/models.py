@@ -9,8 +9,6 @@ from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, str_enum, utcnow
-from bot.delivery.models import Delivery
-from bot.people.models import Person
 
 
 class MetricObservation(Base):
@@ -77,12 +75,3 @@ class PrivacyChoice(Base):
     # Works-council mode: the person agreed to be enrolled.
     enrollment_opt_in: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-# The digest reads a team's sent nudges by person and time; the delivery engine's
-# own indexes serve the sender (status, due_at), not this. Declared here so the
-# digest's migration owns it.
-ix_deliveries_person_sent = Index("ix_deliveries_person_sent", Delivery.person_id, Delivery.sent_at)
-# Digests (and every "who is this user" lookup) find a person by Slack user id alone;
-# the directory's unique key leads with workspace_id, so it cannot serve that.
-ix_people_slack_user = Index("ix_people_slack_user_id", Person.slack_user_id)

@@ -22,6 +22,9 @@ class Person(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "slack_user_id"),
         Index("ix_people_manager", "workspace_id", "manager_slack_user_id"),
+        # Digests (and every "who is this user" lookup) find a person by Slack user id
+        # alone; the unique key above leads with workspace_id, so it cannot serve that.
+        Index("ix_people_slack_user_id", "slack_user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -18,6 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.people.models import Person, Role
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 GROUP_CACHE_SECONDS = 300
@@ -76,6 +80,15 @@ class LeadDirectory:
         if role is None:
             return False
         return role == Role.ld_lead or user_id in self._users
+
+
+def lead_directory(services: Services) -> LeadDirectory:
+    """This process's LeadDirectory (one per Services, so its user-group cache is shared)."""
+    found = services.extensions.get("lead_directory")
+    if not isinstance(found, LeadDirectory):
+        found = LeadDirectory(services.settings.ld_leads, lambda: services.client)
+        services.extensions["lead_directory"] = found
+    return found
 
 
 def is_manager_of(
