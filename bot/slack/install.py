@@ -15,9 +15,10 @@ Data is kept per workspace: `workspace_scope` is the Slack team id in OAuth mode
 (rows store it, reads filter by it) and None in single mode (rows store "", reads
 are not filtered: the database holds one workspace).
 
-Uninstall (`app_uninstalled`, or `tokens_revoked` naming the bot) deletes the
-workspace's installation and cancels every nudge still waiting for it, so
-nothing more is sent there.
+Uninstall (`app_uninstalled`, or `tokens_revoked` naming the bot): the kit
+forgets the workspace's tokens and installation (`forget_workspace`);
+bot.delivery.uninstall cancels every nudge still waiting for it, so nothing
+more is sent there.
 """
 
 from __future__ import annotations
@@ -28,14 +29,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
-from slack_bolt.listener.listener_start_handler import ListenerStartHandler
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
@@ -52,16 +50,13 @@ from sqlalchemy import (
     Table,
     func,
     select,
-    update,
 )
-from sqlalchemy.orm import Session
 
 from bot.audit import service as audit
 from bot.db import Base
-from bot.delivery.models import Delivery, DeliveryStatus
 from bot.errors import ConfigError
-from bot.people.models import Person
 from bot.settings import Settings
+from bot.slack import bolt
 from bot.slack.client import make_web_client
 
 if TYPE_CHECKING:
@@ -239,7 +234,7 @@ def oauth_settings_for(
         logger=logging.getLogger("slack_bolt.oauth"),
     )
     # Bolt's own rotator would call slack.com: refresh through SLACK_API_URL instead.
-    oauth.authorize.token_rotator = _rotator(settings)  # type: ignore[attr-defined]
+    bolt.set_token_rotator(oauth, _rotator(settings))
     return oauth
 
 
@@ -516,131 +511,62 @@ def sync_targets(services: Services) -> list[tuple[str | None, WebClient]]:
     return targets
 
 
-# --- uninstall ----------------------------------------------------------------
+# --- uninstall: the kit's part (tokens and installations) -------------------------------------
+# What else an uninstall stops (queued nudges, the audit trail) is bot.delivery.uninstall's.
 
 
-@dataclass(frozen=True)
-class UninstallResult:
-    team_id: str
-    installation_removed: bool
-    cancelled_deliveries: int
-
-
-def cancel_workspace_deliveries(
-    session: Session, *, settings: Settings, team_id: str, now: datetime
-) -> int:
-    """Cancel every nudge not yet sent to people of the workspace."""
-    people = Person.__table__.c
-    query = (
-        update(Delivery)
-        .where(Delivery.status.in_([DeliveryStatus.planned, DeliveryStatus.sending]))
-        .values(
-            status=DeliveryStatus.cancelled,
-            last_error="app uninstalled",
-            lease_until=None,
-            lease_owner=None,
-            updated_at=now,
-        )
-    )
-    if settings.install_mode == "oauth":
-        # Many workspaces share the database: only this one's people.
-        ids = (
-            Person.__table__.select()
-            .with_only_columns(people.id)
-            .where(people.workspace_id == team_id)
-        )
-        query = query.where(Delivery.person_id.in_(ids))
-    return session.execute(query).rowcount or 0  # type: ignore[attr-defined]
-
-
-def handle_uninstall(
+def forget_workspace(
     services: Services,
     *,
     team_id: str,
     enterprise_id: str | None = None,
     store: InstallationStore | None = None,
-    reason: str = "app_uninstalled",
-) -> UninstallResult:
-    """Forget the workspace's tokens and stop everything queued for it (idempotent)."""
+) -> bool:
+    """Drop the workspace's cached token and its installation (idempotent); True when
+    the store still held its bot."""
     removed = False
     workspace_tokens(services).forget(team_id)
     if store is not None:
         removed = store.find_bot(enterprise_id=enterprise_id, team_id=team_id) is not None
         store.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
         store.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
-    now = services.clock.now()
-    with services.session() as session:
-        cancelled = cancel_workspace_deliveries(
-            session, settings=services.settings, team_id=team_id, now=now
-        )
-        audit.record(
-            session,
-            actor=audit.SYSTEM,
-            action=audit.Action.install_remove,
-            target=f"workspace:{team_id}",
-            details={"reason": reason, "cancelled_deliveries": cancelled},
-            now=now,
-            workspace_id=team_id,
-        )
-    log.info("workspace %s uninstalled: %d nudges cancelled", team_id, cancelled)
-    return UninstallResult(team_id, removed, cancelled)
+    return removed
 
 
-def handle_tokens_revoked(
-    services: Services,
+def forget_users(
+    store: InstallationStore | None,
     *,
     team_id: str,
-    event: dict[str, Any],
+    user_ids: list[str],
     enterprise_id: str | None = None,
-    store: InstallationStore | None = None,
-) -> UninstallResult | None:
-    """A revoked bot token is an uninstall; revoked user tokens only drop those users'
-    installations (Nudgebot asks for no user scopes, so there are normally none)."""
-    tokens = event.get("tokens") or {}
-    if tokens.get("bot"):
-        return handle_uninstall(
-            services,
-            team_id=team_id,
-            enterprise_id=enterprise_id,
-            store=store,
-            reason="tokens_revoked",
-        )
-    if store is not None:
-        for user_id in tokens.get("oauth") or []:
-            store.delete_installation(
-                enterprise_id=enterprise_id, team_id=team_id, user_id=str(user_id)
-            )
-    return None
+) -> None:
+    """Revoked user tokens drop only those users' installations."""
+    if store is None:
+        return
+    for user_id in user_ids:
+        store.delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
 
 
-def register(app: App, services: Services) -> None:
-    """Listen for uninstalls. Call from build_app after the features."""
-    store = app.installation_store if services.settings.install_mode == "oauth" else None
+def installation_store(app: App, services: Services) -> InstallationStore | None:
+    """The app's installation store in OAuth mode; None with a single workspace."""
+    if services.settings.install_mode != "oauth":
+        return None
+    store: InstallationStore | None = app.installation_store
+    return store
 
-    def _ids(context: BoltContext, body: dict[str, Any]) -> tuple[str, str | None]:
-        team = context.team_id or body.get("team_id") or ""
-        return str(team), context.enterprise_id
 
-    def on_app_uninstalled(context: BoltContext, body: dict[str, Any]) -> None:
-        team_id, enterprise_id = _ids(context, body)
-        handle_uninstall(services, team_id=team_id, enterprise_id=enterprise_id, store=store)
+def event_workspace(context: BoltContext, body: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(team id, enterprise id) of an event."""
+    team = context.team_id or body.get("team_id") or ""
+    return str(team), context.enterprise_id
 
-    def on_tokens_revoked(
-        event: dict[str, Any], context: BoltContext, body: dict[str, Any]
-    ) -> None:
-        team_id, enterprise_id = _ids(context, body)
-        handle_tokens_revoked(
-            services, team_id=team_id, event=event, enterprise_id=enterprise_id, store=store
-        )
 
-    app.event("app_uninstalled")(on_app_uninstalled)
-    app.event("tokens_revoked")(on_tokens_revoked)
-    # The request's workspace, for code that holds no Bolt `client` (current_client):
-    # set in the dispatching thread (matchers run there) and again in the listener
-    # thread when the listener starts, whichever executor runs it.
+def track_workspace(app: App) -> None:
+    """Make the request's workspace known to code that holds no Bolt `client`
+    (current_client): set in the dispatching thread (matchers run there) and again
+    in the listener thread when the listener starts, whichever executor runs it."""
     app.use(_remember_workspace)
-    runner = app.listener_runner
-    runner.listener_start_handler = _WorkspaceAtStart(runner.listener_start_handler)
+    bolt.on_listener_start(app, _workspace_at_start)
 
 
 def _remember_workspace(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:
@@ -649,17 +575,9 @@ def _remember_workspace(req: BoltRequest, next: Callable[[], BoltResponse]) -> B
     return next()
 
 
+def _workspace_at_start(request: BoltRequest) -> None:
+    _WORKSPACE.set(_request_team(request))
+
+
 def _request_team(req: BoltRequest) -> str | None:
     return req.context.team_id or team_of(req.body or {})
-
-
-class _WorkspaceAtStart(ListenerStartHandler):
-    """Bolt's hook "before the listener runs, in its thread": the workspace of the
-    request is set there, then the handler that was in place runs."""
-
-    def __init__(self, inner: ListenerStartHandler) -> None:
-        self.inner = inner
-
-    def handle(self, request: BoltRequest, response: BoltResponse | None) -> None:
-        _WORKSPACE.set(_request_team(request))
-        self.inner.handle(request=request, response=response)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from bot.audit.models import AuditEvent
 from bot.clock import FixedClock
 from bot.content.models import Program, ProgramVersion
+from bot.delivery import uninstall
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.errors import ConfigError
 from bot.people.models import Person
@@ -127,7 +128,7 @@ def test_two_workspaces_uninstalling_one_stops_only_its_nudges(
     with services.session() as session:
         ids = _people_with_nudges(session, clock)
 
-    result = install.handle_uninstall(services, team_id="T1", store=store)
+    result = uninstall.handle_uninstall(services, team_id="T1", store=store)
 
     assert (result.installation_removed, result.cancelled_deliveries) == (True, 2)
     with services.session() as session:
@@ -144,7 +145,7 @@ def test_two_workspaces_uninstalling_one_stops_only_its_nudges(
     client = install.workspace_client(settings, store, team_id="T2")
     assert client is not None and client.auth_test()["user_id"] == "UBT2"
     # Idempotent: Slack retries the event.
-    again = install.handle_uninstall(services, team_id="T1", store=store)
+    again = uninstall.handle_uninstall(services, team_id="T1", store=store)
     assert (again.installation_removed, again.cancelled_deliveries) == (False, 0)
 
 
