@@ -8,7 +8,8 @@ pyproject.toml pins slack-bolt to the range that test passed on.
 
 What Bolt does that we need different, and why:
 
-1. Early acks (`replace_listener_runner`, `EarlyAckRunner`, `listener_function`).
+1. Early acks (`replace_listener_runner`, `EarlyAckRunner`, `listener_function`;
+   `listener_functions` reads `App._listeners` so tests can hold the App to the surface).
    Bolt answers Slack only once a listener, started on its executor thread,
    has called ack(); it polls for that every 10 ms. Under load that cost tens
    of milliseconds before a word of our code ran. Listeners marked
@@ -126,6 +127,12 @@ def replace_listener_runner(
         return
     fields = {name: getattr(current, name) for name in RUNNER_FIELDS}
     app._listener_runner = EarlyAckRunner(acks_early=acks_early, defer=defer, **fields)
+
+
+def listener_functions(app: App) -> list[Any]:
+    """The function of every listener registered on `app`, in matching order
+    (Bolt's `App._listeners`): tests hold them to bot/surface.py."""
+    return [listener_function(listener) for listener in app._listeners]
 
 
 def listener_executor(app: App) -> Executor:

@@ -144,10 +144,17 @@ def _guarded(route: Route) -> Handler:
         except PERSON_FACING as exc:
             answer_error(route, exc, args)
 
-    listener.__name__ = f"{route.kind}_{_safe(route.name)}"
+    listener.__name__ = listener_name(route)
     if all(_acks_first(h) for h in (handler, *route.verbs.values())):
         setattr(listener, ACKS_FIRST_MARK, True)
     return listener
+
+
+def listener_name(route: Route) -> str:
+    """The name of the Bolt listener `mount` makes for `route` (events: one per type)."""
+    if route.kind == "event":
+        return f"fan_out_{route.name}"
+    return f"{route.kind}_{_safe(route.name)}"
 
 
 def _by_verb(default: Handler, verbs: Mapping[str, Handler]) -> Callable[[Args], Handler]:
