@@ -14,7 +14,7 @@ from bot.errors import ConfigError
 from bot.log import log_context
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import dedupe, install, router
+from bot.slack import bolt, dedupe, install, oauth, router
 from bot.surface import surface
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
         )
     services = services or Services.create(settings)
     app = NudgebotApp(
-        **install.app_kwargs(settings, services),
+        **oauth.app_kwargs(settings, services),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         # `nudgebot run` checks the token itself, with a message a person can act on.
         token_verification_enabled=False,
@@ -101,6 +101,7 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
     app.use(_dedupe_events(services))
     app.error(_on_error)
     install.track_workspace(app)
+    bolt.on_listener_start(app, _leads_before_sessions(services))
     found = surface(services, store=install.installation_store(app, services))
     router.mount(app, found.slack_routes)
     app.registered_commands |= {r.name for r in found.slack_routes if r.kind == "command"}
@@ -108,6 +109,21 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
     services.ticks.extend(found.ticks)
     services.hooks.update(found.hooks)
     return app
+
+
+def _leads_before_sessions(services: Services) -> Callable[[BoltRequest], None]:
+    """NUDGEBOT_LD_LEADS may name user groups, read from Slack (usergroups.users.list,
+    cached a few minutes). Listeners check leads inside a database session; reading
+    the groups as each listener starts, before it opens one, means no transaction
+    waits on that Web API call."""
+
+    def refresh(request: BoltRequest) -> None:
+        try:
+            services.leads.configured_leads()
+        except Exception as exc:  # the check itself reads them again (and says why not)
+            log.warning("could not read the L&D lead groups: %s", type(exc).__name__)
+
+    return refresh
 
 
 def _request_context(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:

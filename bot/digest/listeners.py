@@ -55,15 +55,20 @@ class DigestListeners:
         user = command["user_id"]
         scope = install.current_scope(self.services)
         with self.services.session() as session:
-            if not service.has_reports(session, manager_user_id=user, workspace_id=scope):
-                respond(text=service.NO_REPORTS, response_type="ephemeral")
-                return
-            found = service.manager_digest_blocks(
-                session,
-                manager_user_id=user,
-                now=self.services.clock.now(),
-                settings=self.services.settings,
+            reports = service.has_reports(session, manager_user_id=user, workspace_id=scope)
+            found = (
+                service.manager_digest_blocks(
+                    session,
+                    manager_user_id=user,
+                    now=self.services.clock.now(),
+                    settings=self.services.settings,
+                )
+                if reports
+                else []
             )
+        if not reports:  # answered after the session: no transaction waits on Slack
+            respond(text=service.NO_REPORTS, response_type="ephemeral")
+            return
         respond(text="Your team's behaviors this week", blocks=found, response_type="ephemeral")
 
 
@@ -123,18 +128,22 @@ def post_impact_brief(
     workspace_id: str | None = None,
 ) -> bool:
     """Post the brief and its chart to the lead's DM; anyone else is told why not."""
+    # Slack is told after the session closes: no transaction waits on a Web API call.
+    refusal: str | None = None
     with services.session() as session:
         if not services.leads.is_ld_lead(session, user_id, workspace_id=workspace_id):
-            _tell(client, user_id, "Impact briefs are for L&D leads (NUDGEBOT_LD_LEADS).")
-            return False
-        try:
-            brief = impact_brief(
-                session, program_id=program_id, now=services.clock.now(),
-                settings=services.settings, workspace_id=workspace_id,
-            )  # fmt: skip
-        except UserError as exc:
-            _tell(client, user_id, f"No impact brief: {exc}")
-            return False
+            refusal = "Impact briefs are for L&D leads (NUDGEBOT_LD_LEADS)."
+        else:
+            try:
+                brief = impact_brief(
+                    session, program_id=program_id, now=services.clock.now(),
+                    settings=services.settings, workspace_id=workspace_id,
+                )  # fmt: skip
+            except UserError as exc:
+                refusal = f"No impact brief: {exc}"
+    if refusal is not None:
+        _tell(client, user_id, refusal)
+        return False
     channel = client.conversations_open(users=user_id)["channel"]["id"]
     client.chat_postMessage(
         channel=channel, text=f"Impact brief: {brief.title}", blocks=blocks.impact_blocks(brief)

@@ -113,14 +113,19 @@ class IntakeListeners(TriagePosting):
         self, client: WebClient, user: str, trigger_id: str, respond: Any, scope: str | None
     ) -> None:
         with self.services.session() as session:
-            if not self.services.leads.is_ld_lead(session, user, workspace_id=scope):
-                respond(
-                    text="`/intake list` shows the L&amp;D portfolio and is for L&amp;D leads. "
-                    "To ask for training, type `/intake`.",
-                    response_type="ephemeral",
-                )
-                return
-            rows = service.ranked(session, now=self.services.clock.now(), workspace_id=scope)
+            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
+            rows = (
+                service.ranked(session, now=self.services.clock.now(), workspace_id=scope)
+                if is_lead
+                else []
+            )
+        if not is_lead:  # answered after the session: no transaction waits on Slack
+            respond(
+                text="`/intake list` shows the L&amp;D portfolio and is for L&amp;D leads. "
+                "To ask for training, type `/intake`.",
+                response_type="ephemeral",
+            )
+            return
         client.views_open(
             trigger_id=trigger_id, view=blocks.portfolio_view([(r.request, r.score) for r in rows])
         )

@@ -191,14 +191,15 @@ class PremortemListeners:
 
     # -- the parent's buttons ----------------------------------------------------------------
 
-    def add_anonymous(self, ack: Ack, body: dict[str, Any], client: Any, respond: Respond) -> None:
+    def add_anonymous(self, ack: Ack, body: dict[str, Any], client: Any) -> None:
         ack()
         premortem_id = int(body["actions"][0]["value"])
         with self.services.session() as session:
             p = service.get(session, premortem_id, workspace_id=self._scope())
-            if p.phase != Phase.collect:
-                tell(respond, "Collection has closed for this pre-mortem; no new risks are taken.")
-                return
+            if p.phase != Phase.collect:  # told by the router, once the session is closed
+                raise UserError(
+                    "Collection has closed for this pre-mortem; no new risks are taken."
+                )
             view = blocks.anonymous_modal(p)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 

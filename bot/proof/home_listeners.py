@@ -236,12 +236,13 @@ class HomeListeners:
         user = body["user"]["id"]
         program_id = str(body["actions"][0].get("value") or "")
         with self.services.session() as session:
-            if not self.services.leads.is_ld_lead(session, user, workspace_id=self._scope()):
-                # A Home tab click has no response_url: the refusal goes by DM.
-                self._dm(client, user, NOT_A_LEAD)
-                return
-            row = session.get(ProgramRow, program_id)
+            allowed = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            row = session.get(ProgramRow, program_id) if allowed else None
             title = row.title if row else program_id
+        if not allowed:
+            # A Home tab click has no response_url: the refusal goes by DM (after the session).
+            self._dm(client, user, NOT_A_LEAD)
+            return
         self._open(
             client, body.get("trigger_id"), blocks.enroll_modal(program_id=program_id, title=title)
         )
