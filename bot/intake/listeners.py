@@ -23,6 +23,7 @@ from bot.intake.models import DecisionAction, IntakeRequest, RequestStatus
 from bot.intake.posting import TriagePosting
 from bot.slack import install
 from bot.slack.acks import acks_first
+from bot.slack.router import FieldErrors, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,7 @@ class IntakeListeners(TriagePosting):
         request_id = blocks.form_request_id(view)
         errors = validate(answers)
         if errors:
-            ack(response_action="errors", errors=errors)
-            return
+            raise FieldErrors(errors)
         try:  # a refusal (InvalidAnswers: per field) goes to the router, before the ack
             with self.services.session() as session:
                 request = service.submit(
@@ -202,18 +202,12 @@ class IntakeListeners(TriagePosting):
     # Triage ---------------------------------------------------------------------------
 
     def triage_click(
-        self,
-        ack: Any,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: WebClient,
-        respond: Any,
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
         user = body["user"]["id"]
         kind = CLICKS[action["action_id"]]
         request_id = int(action["value"])
-        channel = (body.get("channel") or {}).get("id")
         scope = install.request_scope(self.services, body)
         with self.services.session() as session:
             is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
@@ -222,34 +216,19 @@ class IntakeListeners(TriagePosting):
                 request = None
         if not is_lead:
             log.info("intake: %s refused for a non-lead on request %s", kind.value, request_id)
-            self._ephemeral(client, channel, user, NOT_A_LEAD, respond)
-            return
+            raise Refusal(NOT_A_LEAD)
         if request is not None and blocks.status_is_final(request.status):
             # Say so now rather than after the lead typed a question into a modal.
-            self._ephemeral(
-                client,
-                channel,
-                user,
-                f"Nothing changed: request #{request_id} was already {request.status.value}.",
-                respond,
+            raise Refusal(
+                f"Nothing changed: request #{request_id} was already {request.status.value}."
             )
-            return
         if kind in (DecisionAction.needs_info, DecisionAction.declined):
             client.views_open(
                 trigger_id=body["trigger_id"],
                 view=blocks.note_view(action=kind, request_id=request_id),
             )
             return
-        self._decide(
-            client,
-            request_id=request_id,
-            kind=kind,
-            user=user,
-            note=None,
-            channel=channel,
-            respond=respond,
-            scope=scope,
-        )
+        self._decide(client, request_id=request_id, kind=kind, user=user, note=None, scope=scope)
 
     def submit_note(
         self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient
@@ -258,34 +237,22 @@ class IntakeListeners(TriagePosting):
         meta = blocks.note_metadata(view)
         note = blocks.read_form(view).get("note") or ""
         if meta is None:
-            ack(response_action="errors", errors={"note": "This form is out of date; close it."})
-            return
+            raise FieldErrors({"note": "This form is out of date; close it."})
         request_id, kind = meta
         scope = install.request_scope(self.services, body)
         with self.services.session() as session:
             is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
         if not is_lead:
-            ack(response_action="errors", errors={"note": NOT_A_LEAD.replace("&amp;", "&")})
-            return
+            raise FieldErrors({"note": NOT_A_LEAD.replace("&amp;", "&")})
         if kind is DecisionAction.needs_info and not note.strip():
-            ack(
-                response_action="errors",
-                errors={
+            raise FieldErrors(
+                {
                     "note": "Write the question the requester should answer, e.g. "
                     "“How is the repeat-call rate measured today?”"
-                },
+                }
             )
-            return
         ack()
-        self._decide(
-            client,
-            request_id=request_id,
-            kind=kind,
-            user=user,
-            note=note,
-            channel=None,
-            scope=scope,
-        )
+        self._decide(client, request_id=request_id, kind=kind, user=user, note=note, scope=scope)
 
     def _decide(
         self,
@@ -295,8 +262,6 @@ class IntakeListeners(TriagePosting):
         kind: DecisionAction,
         user: str,
         note: str | None,
-        channel: str | None,
-        respond: Any = None,
         scope: str | None = None,
     ) -> None:
         # A refusal (PermissionDenied, UserError) goes to the router: `nothing_changed`.

@@ -116,28 +116,6 @@ class TriagePosting:
         except SLACK_FAILURES as exc:
             log.warning("intake: a message could not be posted: %s", _slack_error(exc))
 
-    def _ephemeral(
-        self, client: WebClient, channel: str | None, user: str, text: str, respond: Any = None
-    ) -> None:
-        """Only `user` sees it: through the click's response_url when there is one (works
-        even outside the channel), else chat.postEphemeral, else a DM."""
-        if respond is not None:
-            try:
-                respond(text=text, response_type="ephemeral", replace_original=False)
-                return
-            except Exception as exc:  # any failure here falls back to chat.postEphemeral or a DM
-                log.warning(
-                    "intake: response_url failed (%s); trying another way", type(exc).__name__
-                )
-        if channel is None:
-            self.dm(client, user, text)
-            return
-        try:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
-        except SLACK_FAILURES as exc:
-            log.warning("intake: ephemeral failed (%s); sending a DM", _slack_error(exc))
-            self.dm(client, user, text)
-
 
 def _thanks(request: IntakeRequest, *, edited: bool) -> str:
     if edited:

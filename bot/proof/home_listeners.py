@@ -27,6 +27,7 @@ from bot.proof import blocks, controls, home, pauses, payload
 from bot.services import Services
 from bot.slack import install
 from bot.slack.acks import acks_first
+from bot.slack.router import FieldErrors, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +207,7 @@ class HomeListeners:
         language = payload.selected(view, "language", "value") or "slack"
         errors = controls.preference_errors(hours=hours, tz=tz, language=language)
         if errors:
-            ack(response_action="errors", errors=errors)
-            return
+            raise FieldErrors(errors)
         ack()
         user = body["user"]["id"]
         self._as_person(
@@ -239,10 +239,8 @@ class HomeListeners:
             allowed = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
             row = session.get(ProgramRow, program_id) if allowed else None
             title = row.title if row else program_id
-        if not allowed:
-            # A Home tab click has no response_url: the refusal goes by DM (after the session).
-            self._dm(client, user, NOT_A_LEAD)
-            return
+        if not allowed:  # a Home tab click has no response_url: the router DMs the refusal
+            raise Refusal(NOT_A_LEAD)
         self._open(
             client, body.get("trigger_id"), blocks.enroll_modal(program_id=program_id, title=title)
         )
@@ -254,21 +252,13 @@ class HomeListeners:
         channel = payload.conversation(view, "channel")
         group = (payload.state(view, "usergroup", "value") or "").strip()
         if not channel and not group:
-            ack(
-                response_action="errors", errors={"channel": "Pick a channel or give a user group."}
-            )
-            return
+            raise FieldErrors({"channel": "Pick a channel or give a user group."})
         if group and not re.fullmatch(r"S[A-Z0-9]{2,}", group):
-            ack(
-                response_action="errors",
-                errors={"usergroup": "A user group id starts with S, like S0123ABCD."},
-            )
-            return
+            raise FieldErrors({"usergroup": "A user group id starts with S, like S0123ABCD."})
         with self.services.session() as session:
             allowed = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
         if not allowed:
-            ack(response_action="errors", errors={"channel": NOT_A_LEAD})
-            return
+            raise FieldErrors({"channel": NOT_A_LEAD})
         ack()
         program_id = str(payload.metadata(view).get("program_id", ""))
         self._enroll(client, user, program_id, channel, group)

@@ -27,6 +27,7 @@ from bot.proof.service import AnswerResult, Nudge
 from bot.services import Services
 from bot.slack import install
 from bot.slack.acks import acks_first
+from bot.slack.router import FieldErrors
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +170,7 @@ class AnswerListeners:
     ) -> None:
         text = payload.state(view, "answer", "text") or ""
         if len(text.strip()) < 2:
-            ack(response_action="errors", errors={"answer": "Write a few words first."})
-            return
+            raise FieldErrors({"answer": "Write a few words first."})
         self._save_from_modal(ack, body, view, client, kind="reflection", text=text)
 
     def submit_reason(

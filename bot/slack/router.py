@@ -16,8 +16,9 @@ module only knows how to mount them, with public Bolt API:
   acted: for a view submission not yet acked, `ack(response_action="errors")`
   on the route's `error_block` (or on each block of a FieldErrors); otherwise an
   ephemeral reply through response_url, else chat.postEphemeral, else a DM.
-  Each route words the reply (`explain`). Any other exception goes on to
-  Bolt's error handler (app.error): logged by kind, a generic apology.
+  Each route words the reply (`explain`; a `Refusal` is shown as it is).
+  Any other exception goes on to Bolt's error handler (app.error): logged by
+  kind, a generic apology.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class FieldErrors(UserError):
     def __init__(self, errors: Mapping[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = dict(errors)
+
+
+class Refusal(UserError):
+    """A refusal already worded in full for the person: shown as it is, whatever
+    the route's `explain` would make of other errors."""
 
 
 def plain(exc: UserError | PermissionDenied) -> str:
@@ -206,17 +212,18 @@ def _fan_out(event_type: str, subscribers: Sequence[Subscriber]) -> Handler:
 def answer_error(route: Route, exc: UserError | PermissionDenied, args: Args) -> None:
     """Tell the person who acted why nothing happened (see the module's docstring)."""
     log.info("%s %s refused: %s", route.kind, route.name, type(exc).__name__)
+    text = str(exc) if isinstance(exc, Refusal) else route.explain(exc)
     if route.kind == "view_submission" and not _acked(args):
         errors = getattr(exc, "errors", None)
         if isinstance(errors, Mapping) and errors:
             args.ack(response_action="errors", errors=dict(errors))
             return
         if route.error_block:
-            args.ack(response_action="errors", errors={route.error_block: route.explain(exc)})
+            args.ack(response_action="errors", errors={route.error_block: text})
             return
     if not _acked(args):
         args.ack()
-    tell(args, route.explain(exc))
+    tell(args, text)
 
 
 def _acked(args: Args) -> bool:

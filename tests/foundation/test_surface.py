@@ -223,3 +223,17 @@ def test_a_refused_click_without_a_response_url_reaches_the_person_by_dm(
     assert response.status == 200
     dms = _wait_for(lambda: bot.fake.dm_messages(USER))
     assert dms and dms[-1]["text"] == "that program is archived"
+
+
+def test_a_refusal_worded_in_full_is_shown_as_it_is(bot: RunningBot) -> None:
+    def refuse(ack: Any) -> None:
+        ack()
+        raise router.Refusal("Only L&D leads can triage training requests.")
+
+    _mount(bot, router.action("surface_test_refusal", refuse, explain=lambda e: f"Nope: {e}"))
+    response = bot.driver.block_actions(
+        user_id=USER, actions=[{"action_id": "surface_test_refusal"}], channel_id="C0GENERAL"
+    )
+    assert response.status == 200
+    posts = _wait_for(lambda: bot.fake.response_url_posts)
+    assert posts and posts[-1]["payload"]["text"] == "Only L&D leads can triage training requests."
