@@ -19,6 +19,7 @@ from bot.surface import surface
 
 log = logging.getLogger(__name__)
 
+
 class ListenerPool(ThreadPoolExecutor):
     """Bolt's listener executor, knowing how much work is still running after its acks.
 

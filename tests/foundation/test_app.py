@@ -54,4 +54,5 @@ def test_every_listener_of_an_event_runs_and_a_failing_one_does_not_stop_the_res
     assert sorted(seen) == sorted(
         ["first:tada", "last:T0TEST", "first:eyes", "eyes-only", "last:T0TEST"]
     )
-
+    # Events the surface fans out are the ones the App says it listens to.
+    assert {"message", "app_home_opened", "reaction_added"} <= bot.app.registered_events
