@@ -1,17 +1,14 @@
-"""`build_app(settings)`: the Bolt App with every feature registered."""
+"""`build_app(settings)`: the Bolt App with the whole surface (bot/surface.py) mounted."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, Args, BoltRequest, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.delivery.metrics import watch_outbox
 from bot.errors import ConfigError
@@ -19,22 +16,10 @@ from bot.log import log_context
 from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import dedupe, install
+from bot.slack import bolt, dedupe, install, oauth, router
+from bot.surface import surface
 
 log = logging.getLogger(__name__)
-
-# Vertical slices; each may have listeners.py with register(app, services).
-FEATURES = (
-    "bot.people",
-    "bot.content",
-    "bot.delivery",
-    "bot.proof",
-    "bot.intake",
-    "bot.premortem",
-    "bot.digest",
-    "bot.audit",
-    "bot.governance",
-)
 
 
 class ListenerPool(ThreadPoolExecutor):
@@ -89,77 +74,13 @@ class ListenerPool(ThreadPoolExecutor):
 
 
 class NudgebotApp(App):
-    """A Bolt App that (1) remembers which commands and events it listens to, so
-    a test can hold config/manifest.yml to exactly that set, and (2) lets several
-    features listen to the same event type.
-
-    Bolt runs only the first listener that matches a request. Nudgebot's slices
-    share events (a `message` can be a pre-mortem risk and a delivery trigger;
-    `app_home_opened` renders Home and fires a trigger), so plain event
-    registrations of one type are gathered behind a single Bolt listener that
-    calls each in turn, and one failing slice does not starve the others.
-    """
+    """A Bolt App that remembers which commands and events it listens to (from the
+    surface it mounted), so a test can hold config/manifest.yml to exactly that set."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registered_commands: set[str] = set()
         self.registered_events: set[str] = set()
-        self._fanout: dict[str, list[_Subscriber]] = {}
-
-    def command(self, command: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(command, str):
-            self.registered_commands.add(command)
-        return super().command(command, *args, **kwargs)
-
-    def event(self, event: Any, matchers: Any = None, middleware: Any = None, **kwargs: Any) -> Any:
-        if not isinstance(event, str) or middleware or kwargs:
-            if isinstance(event, dict) and isinstance(event.get("type"), str):
-                self.registered_events.add(event["type"])
-            return super().event(event, matchers, middleware, **kwargs)
-        self.registered_events.add(event)
-        conditions = tuple(matchers or ())
-
-        def subscribe(*functions: Callable[..., Any]) -> Callable[..., Any] | None:
-            handlers = self._fanout.setdefault(event, [])
-            if not handlers:
-                super(NudgebotApp, self).event(event)(_fan_out(event, handlers))
-            handlers.extend(_Subscriber(f, conditions) for f in functions)
-            return functions[0] if functions else None
-
-        return subscribe
-
-    def message(self, *args: Any, **kwargs: Any) -> Any:
-        self.registered_events.add("message")
-        return super().message(*args, **kwargs)
-
-
-class _Subscriber:
-    """One slice's listener for an event type, with its own matchers."""
-
-    def __init__(self, handler: Callable[..., Any], matchers: tuple[Callable[..., bool], ...]):
-        self.handler = handler
-        self.matchers = matchers
-
-    def __call__(self, args: Args) -> None:
-        if all(_call_with(matcher, args) for matcher in self.matchers):
-            _call_with(self.handler, args)
-
-
-def _call_with(func: Callable[..., Any], args: Args) -> Any:
-    # The same by-name injection Bolt does for listeners and matchers.
-    return func(**{name: getattr(args, name) for name in inspect.signature(func).parameters})
-
-
-def _fan_out(event_type: str, handlers: list[_Subscriber]) -> Callable[[Args], None]:
-    def dispatch(args: Args) -> None:
-        for subscriber in list(handlers):
-            try:
-                subscriber(args)
-            except Exception:
-                log.exception("%s listener %s failed", event_type, subscriber.handler.__qualname__)
-
-    dispatch.__name__ = f"fan_out_{event_type}"
-    return dispatch
 
 
 def build_app(settings: Settings, *, services: Services | None = None) -> NudgebotApp:
@@ -173,7 +94,7 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
     services = services or Services.create(settings)
     watch_outbox(services)
     app = NudgebotApp(
-        **install.app_kwargs(settings, services),
+        **oauth.app_kwargs(settings, services),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         # `nudgebot run` checks the token itself, with a message a person can act on.
         token_verification_enabled=False,
@@ -184,18 +105,30 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
     app.use(_request_context)
     app.use(_dedupe_events(services))
     app.error(_on_error)
-    for feature in FEATURES:
-        _register(feature, app, services)
-    install.register(app, services)
-    services.add_tick("forget-seen-events", lambda: _forget_seen(services), 600)
+    install.track_workspace(app)
+    bolt.on_listener_start(app, _leads_before_sessions(services))
+    found = surface(services, store=install.installation_store(app, services))
+    router.mount(app, found.slack_routes)
+    app.registered_commands |= {r.name for r in found.slack_routes if r.kind == "command"}
+    app.registered_events |= {r.name for r in found.slack_routes if r.kind == "event"}
+    services.ticks.extend(found.ticks)
+    services.hooks.update(found.hooks)
     return app
 
 
-def _register(feature: str, app: NudgebotApp, services: Services) -> None:
-    name = f"{feature}.listeners"
-    if importlib.util.find_spec(name) is None:
-        return
-    importlib.import_module(name).register(app, services)
+def _leads_before_sessions(services: Services) -> Callable[[BoltRequest], None]:
+    """NUDGEBOT_LD_LEADS may name user groups, read from Slack (usergroups.users.list,
+    cached a few minutes). Listeners check leads inside a database session; reading
+    the groups as each listener starts, before it opens one, means no transaction
+    waits on that Web API call."""
+
+    def refresh(request: BoltRequest) -> None:
+        try:
+            services.leads.configured_leads()
+        except Exception as exc:  # the check itself reads them again (and says why not)
+            log.warning("could not read the L&D lead groups: %s", type(exc).__name__)
+
+    return refresh
 
 
 def _request_context(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
@@ -223,11 +156,6 @@ def _dedupe_events(services: Services) -> Callable[..., BoltResponse]:
 
 def _first(values: Sequence[str] | None) -> str | None:
     return values[0] if values else None
-
-
-def _forget_seen(services: Services) -> None:
-    with services.session() as session:
-        dedupe.forget_old(session, now=services.clock.now())
 
 
 def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> None:

@@ -12,20 +12,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
-from slack_bolt.context import BoltContext
-from slack_bolt.context.ack import Ack
-from slack_bolt.request.internals import build_context, parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from bot.db import ping
 from bot.services import HookResponse, Services
 from bot.slack.acks import ANSWERING, use_early_acks
+from bot.slack.bolt import FormAwareHandler, keep_acks, parse_body
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +36,8 @@ def make_wsgi_app(app: App | None, services: Services) -> WSGIApp:
     """The WSGI app; it installs early acks in `app` (bot.slack.acks)."""
     if app is not None:
         use_early_acks(app)
-        _keep_acks(app)
-    slack = _SlackHandler(app) if app is not None else None
+        keep_acks(app)
+    slack = FormAwareHandler(app) if app is not None else None
     secret = services.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
     oauth = services.settings.install_mode == "oauth"
@@ -216,58 +213,6 @@ def _web_address(url: str) -> bool:
 
 def _nested_ok(value: dict[str, Any], depth: int) -> bool:
     return depth >= 2 or _slack_shaped(value, depth + 1)
-
-
-class _SlackHandler(SlackRequestHandler):
-    """Bolt's WSGI handler, but a form is read as a form. Bolt takes any form body
-    with "payload" in it for an interaction and, finding no `payload` field, reads
-    it as empty: `/intake payload team training` went unanswered."""
-
-    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
-        req = BoltRequest(
-            body=request.get_body(), query=request.query_string, headers=request.get_headers()
-        )
-        raw = req.raw_body
-        if not req.body and raw and not raw.startswith("{") and "payload" in raw:
-            form = dict(parse_qsl(raw, keep_blank_values=True))
-            if "payload" not in form:
-                req.body = form
-                req.context = build_context(BoltContext(), form)
-        return self.app.dispatch(req)
-
-
-class _KeptAck(Ack):
-    """An ack that stays given. Bolt's thread runner, when a listener raises after
-    calling ack(), writes None over the ack it has not yet sent (it polls every
-    10 ms); the request then waits out the 3 s ack timeout and Slack gets a 404
-    for a click that was acknowledged."""
-
-    def __init__(self) -> None:
-        self._given: BoltResponse | None = None
-
-    @property
-    def response(self) -> BoltResponse | None:
-        return self._given
-
-    @response.setter
-    def response(self, value: BoltResponse | None) -> None:
-        if value is not None or self._given is None:
-            self._given = value
-
-
-def _keep_acks(app: App) -> None:
-    """Give every request a _KeptAck before its listener runs (idempotent)."""
-    if getattr(app, "_nudgebot_keeps_acks", False):
-        return
-
-    def keep_ack(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
-        given = req.context.get("ack")
-        if not isinstance(given, _KeptAck) and (given is None or given.response is None):
-            req.context["ack"] = _KeptAck()
-        return next()
-
-    app.use(keep_ack)
-    app._nudgebot_keeps_acks = True  # type: ignore[attr-defined]
 
 
 _REASONS = {

@@ -12,7 +12,7 @@ import click
 from bot.digest import blocks, service
 from bot.digest.chart import impact_png
 from bot.digest.impact import impact_brief
-from bot.digest.listeners import send_due_digests
+from bot.digest.jobs import send_due_digests
 from bot.digest.team import manager_digest
 from bot.errors import UserError
 from bot.output import format_option, render

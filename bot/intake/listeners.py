@@ -1,6 +1,9 @@
 """Slack side of /intake: the form, triage buttons, notes, the portfolio.
 
-Commands and buttons ack first, then work. The form's submission is the one
+Commands and buttons ack first, then work. Posting to the triage channel is in
+posting.py, its retry tick in jobs.py; a refusal (bot.errors) is answered by the
+router (bot.slack.router), worded by `form_refused` / `nothing_changed`.
+The form's submission is the one
 place that saves before it acks: field errors and "could not save, your text is
 still here" travel in the ack itself, so the person never loses what they typed.
 """
@@ -11,16 +14,16 @@ import logging
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import PermissionDenied, UserError
 from bot.intake import blocks, service
 from bot.intake.form import validate
 from bot.intake.models import DecisionAction, IntakeRequest, RequestStatus
-from bot.services import Services
+from bot.intake.posting import TriagePosting
 from bot.slack import install
 from bot.slack.acks import acks_first
+from bot.slack.router import FieldErrors, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,6 @@ CLICKS = {
     "intake_decline": DecisionAction.declined,
     "intake_needs_info": DecisionAction.needs_info,
 }
-# An answer from Slack saying no, or no answer at all (URLError and timeouts are OSErrors).
-SLACK_FAILURES = (SlackApiError, OSError)
 NOT_A_LEAD = (
     "Only L&amp;D leads can triage training requests, so nothing was changed. "
     "If you should be one, ask your admin to add you to NUDGEBOT_LD_LEADS."
@@ -42,21 +43,18 @@ SAVE_FAILED = (
 )
 
 
-def register(app: Any, services: Services) -> None:
-    handlers = IntakeListeners(services)
-    app.command("/intake")(handlers.command)
-    app.view_submission(blocks.FORM_CALLBACK)(handlers.submit_form)
-    app.view_closed(blocks.FORM_CALLBACK)(handlers.close_form)
-    app.view_submission(blocks.NOTE_CALLBACK)(handlers.submit_note)
-    for action_id in CLICKS:
-        app.action(action_id)(handlers.triage_click)
-    app.action("intake_answer")(handlers.answer_click)
-    services.add_tick("intake-repost-triage", handlers.repost_unposted, 60)
+def form_refused(exc: UserError | PermissionDenied) -> str:
+    """A refused form, shown on its first field."""
+    return f"{str(exc).capitalize()}."
 
 
-class IntakeListeners:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+def nothing_changed(exc: UserError | PermissionDenied) -> str:
+    """A refused triage decision, told to the lead."""
+    return f"Nothing changed: {exc}."
+
+
+class IntakeListeners(TriagePosting):
+    """/intake, its form, the triage buttons and notes, the requester's answer."""
 
     # /intake and /intake list ---------------------------------------------------------
 
@@ -116,14 +114,19 @@ class IntakeListeners:
         self, client: WebClient, user: str, trigger_id: str, respond: Any, scope: str | None
     ) -> None:
         with self.services.session() as session:
-            if not self.services.leads.is_ld_lead(session, user, workspace_id=scope):
-                respond(
-                    text="`/intake list` shows the L&amp;D portfolio and is for L&amp;D leads. "
-                    "To ask for training, type `/intake`.",
-                    response_type="ephemeral",
-                )
-                return
-            rows = service.ranked(session, now=self.services.clock.now(), workspace_id=scope)
+            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
+            rows = (
+                service.ranked(session, now=self.services.clock.now(), workspace_id=scope)
+                if is_lead
+                else []
+            )
+        if not is_lead:  # answered after the session: no transaction waits on Slack
+            respond(
+                text="`/intake list` shows the L&amp;D portfolio and is for L&amp;D leads. "
+                "To ask for training, type `/intake`.",
+                response_type="ephemeral",
+            )
+            return
         client.views_open(
             trigger_id=trigger_id, view=blocks.portfolio_view([(r.request, r.score) for r in rows])
         )
@@ -140,9 +143,8 @@ class IntakeListeners:
         request_id = blocks.form_request_id(view)
         errors = validate(answers)
         if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        try:
+            raise FieldErrors(errors)
+        try:  # a refusal (InvalidAnswers: per field) goes to the router, before the ack
             with self.services.session() as session:
                 request = service.submit(
                     session,
@@ -153,12 +155,6 @@ class IntakeListeners:
                     reply=reply,
                     workspace_id=scope,
                 )
-        except service.InvalidAnswers as exc:
-            ack(response_action="errors", errors=exc.errors)
-            return
-        except (PermissionDenied, UserError) as exc:
-            ack(response_action="errors", errors={"goal": f"{str(exc).capitalize()}."})
-            return
         except SQLAlchemyError as exc:
             # The type only: SQLAlchemy's message carries the bound parameters (people's text).
             log.error(
@@ -203,104 +199,15 @@ class IntakeListeners:
                 install.request_scope(self.services, body),
             )
 
-    def _after_submit(
-        self, client: WebClient, request: IntakeRequest, *, reply: str | None, edited: bool
-    ) -> None:
-        if edited and request.triage_ts and request.triage_channel_id:
-            self._refresh_triage(client, request)
-            note = f"\n*Answer:* {blocks.shown(reply, 2500)}" if reply and reply.strip() else ""
-            self._safe_post(
-                client,
-                channel=request.triage_channel_id,
-                thread_ts=request.triage_ts,
-                text=f"<@{request.requester_slack_user_id}> updated the request.{note}",
-            )
-            self._dm(client, request.requester_slack_user_id, _thanks(request, edited=True))
-            return
-        posted = self._post_triage(client, request)
-        if posted:
-            self._dm(client, request.requester_slack_user_id, _thanks(request, edited=edited))
-
-    def _post_triage(self, client: WebClient, request: IntakeRequest) -> bool:
-        channel = self.services.settings.triage_channel
-        if channel is None:
-            self._no_triage_channel(client, request)
-            return False
-        score = service.score_of(request, today=self.services.clock.now().date())
-        try:
-            response = client.chat_postMessage(
-                channel=channel,
-                text=blocks.triage_text(request),
-                blocks=blocks.triage_blocks(request, score),
-            )
-        except SLACK_FAILURES as exc:
-            log.warning("intake: triage post of %s failed: %s", request.id, _slack_error(exc))
-            self._dm(
-                client,
-                request.requester_slack_user_id,
-                f"Your training request *#{request.id}* is saved, but we could not post it to "
-                "the L&amp;D triage channel just now. We will keep trying; nothing you wrote "
-                "is lost.",
-            )
-            return False
-        with self.services.session() as session:
-            service.mark_posted(
-                session, request_id=request.id, channel_id=channel, ts=str(response["ts"])
-            )
-        request.triage_channel_id, request.triage_ts = channel, str(response["ts"])
-        return True
-
-    def _no_triage_channel(self, client: WebClient, request: IntakeRequest) -> None:
-        log.warning("intake: NUDGEBOT_TRIAGE_CHANNEL is not set; request %s waits", request.id)
-        self._dm(
-            client,
-            request.requester_slack_user_id,
-            f"Your training request *#{request.id}* is saved, but it could not be posted for "
-            "triage: no triage channel is configured. The L&amp;D leads have been told; nothing "
-            "you wrote is lost.",
-        )
-        for lead in sorted(self.services.leads.configured_leads()):
-            self._dm(
-                client,
-                lead,
-                f"Training request *#{request.id}* from <@{request.requester_slack_user_id}> is "
-                "waiting, but NUDGEBOT_TRIAGE_CHANNEL is not set, so it was not posted for triage. "
-                "Set it to a channel id (and invite the bot there); waiting requests are posted "
-                "then. Until then, see them with `/intake list`.",
-            )
-
-    def repost_unposted(self) -> None:
-        """Tick: post the triage messages that failed earlier (Slack error, no channel yet)."""
-        if self.services.settings.triage_channel is None:
-            return
-        with self.services.session() as session:
-            waiting = service.unposted(session)
-        for request in waiting:
-            client = install.client_for(self.services, request.workspace_id)
-            if client is None:
-                continue  # the app was uninstalled from that workspace
-            if self._post_triage(client, request):
-                self._dm(
-                    client,
-                    request.requester_slack_user_id,
-                    f"Your training request *#{request.id}* is now in the L&amp;D triage queue.",
-                )
-
     # Triage ---------------------------------------------------------------------------
 
     def triage_click(
-        self,
-        ack: Any,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: WebClient,
-        respond: Any,
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
         user = body["user"]["id"]
         kind = CLICKS[action["action_id"]]
         request_id = int(action["value"])
-        channel = (body.get("channel") or {}).get("id")
         scope = install.request_scope(self.services, body)
         with self.services.session() as session:
             is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
@@ -309,34 +216,19 @@ class IntakeListeners:
                 request = None
         if not is_lead:
             log.info("intake: %s refused for a non-lead on request %s", kind.value, request_id)
-            self._ephemeral(client, channel, user, NOT_A_LEAD, respond)
-            return
+            raise Refusal(NOT_A_LEAD)
         if request is not None and blocks.status_is_final(request.status):
             # Say so now rather than after the lead typed a question into a modal.
-            self._ephemeral(
-                client,
-                channel,
-                user,
-                f"Nothing changed: request #{request_id} was already {request.status.value}.",
-                respond,
+            raise Refusal(
+                f"Nothing changed: request #{request_id} was already {request.status.value}."
             )
-            return
         if kind in (DecisionAction.needs_info, DecisionAction.declined):
             client.views_open(
                 trigger_id=body["trigger_id"],
                 view=blocks.note_view(action=kind, request_id=request_id),
             )
             return
-        self._decide(
-            client,
-            request_id=request_id,
-            kind=kind,
-            user=user,
-            note=None,
-            channel=channel,
-            respond=respond,
-            scope=scope,
-        )
+        self._decide(client, request_id=request_id, kind=kind, user=user, note=None, scope=scope)
 
     def submit_note(
         self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient
@@ -345,34 +237,22 @@ class IntakeListeners:
         meta = blocks.note_metadata(view)
         note = blocks.read_form(view).get("note") or ""
         if meta is None:
-            ack(response_action="errors", errors={"note": "This form is out of date; close it."})
-            return
+            raise FieldErrors({"note": "This form is out of date; close it."})
         request_id, kind = meta
         scope = install.request_scope(self.services, body)
         with self.services.session() as session:
             is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
         if not is_lead:
-            ack(response_action="errors", errors={"note": NOT_A_LEAD.replace("&amp;", "&")})
-            return
+            raise FieldErrors({"note": NOT_A_LEAD.replace("&amp;", "&")})
         if kind is DecisionAction.needs_info and not note.strip():
-            ack(
-                response_action="errors",
-                errors={
+            raise FieldErrors(
+                {
                     "note": "Write the question the requester should answer, e.g. "
                     "“How is the repeat-call rate measured today?”"
-                },
+                }
             )
-            return
         ack()
-        self._decide(
-            client,
-            request_id=request_id,
-            kind=kind,
-            user=user,
-            note=note,
-            channel=None,
-            scope=scope,
-        )
+        self._decide(client, request_id=request_id, kind=kind, user=user, note=note, scope=scope)
 
     def _decide(
         self,
@@ -382,25 +262,20 @@ class IntakeListeners:
         kind: DecisionAction,
         user: str,
         note: str | None,
-        channel: str | None,
-        respond: Any = None,
         scope: str | None = None,
     ) -> None:
-        try:
-            with self.services.session() as session:
-                request = service.decide(
-                    session,
-                    request_id=request_id,
-                    action=kind,
-                    actor_id=user,
-                    actor_is_lead=self.services.leads.is_ld_lead(session, user, workspace_id=scope),
-                    now=self.services.clock.now(),
-                    note=note,
-                    workspace_id=scope,
-                )
-        except (PermissionDenied, UserError) as exc:
-            self._ephemeral(client, channel, user, f"Nothing changed: {exc}.", respond)
-            return
+        # A refusal (PermissionDenied, UserError) goes to the router: `nothing_changed`.
+        with self.services.session() as session:
+            request = service.decide(
+                session,
+                request_id=request_id,
+                action=kind,
+                actor_id=user,
+                actor_is_lead=self.services.leads.is_ld_lead(session, user, workspace_id=scope),
+                now=self.services.clock.now(),
+                note=note,
+                workspace_id=scope,
+            )
         log.info("intake: request %s %s", request_id, kind.value)
         self._refresh_triage(client, request)
         text = blocks.decision_dm(request, kind, user, note)
@@ -413,28 +288,14 @@ class IntakeListeners:
                     text=f"<@{user}> asked <@{request.requester_slack_user_id}>: "
                     f"{blocks.shown(note or '', 2800)}",
                 )
-            self._dm(
+            self.dm(
                 client,
                 request.requester_slack_user_id,
                 text,
                 blocks.answer_button_blocks(text, request.id),
             )
             return
-        self._dm(client, request.requester_slack_user_id, text)
-
-    def _refresh_triage(self, client: WebClient, request: IntakeRequest) -> None:
-        if not (request.triage_channel_id and request.triage_ts):
-            return
-        score = service.score_of(request, today=self.services.clock.now().date())
-        try:
-            client.chat_update(
-                channel=request.triage_channel_id,
-                ts=request.triage_ts,
-                text=blocks.triage_text(request),
-                blocks=blocks.triage_blocks(request, score),
-            )
-        except SLACK_FAILURES as exc:
-            log.warning("intake: triage update of %s failed: %s", request.id, _slack_error(exc))
+        self.dm(client, request.requester_slack_user_id, text)
 
     # The requester's answer to a question ---------------------------------------------------
 
@@ -454,10 +315,10 @@ class IntakeListeners:
             )
             status = request.status if request else None
         if request is None or not mine:
-            self._dm(client, user, "Only the person who sent this request can edit it.")
+            self.dm(client, user, "Only the person who sent this request can edit it.")
             return
         if status is not RequestStatus.needs_info:
-            self._dm(
+            self.dm(
                 client, user, f"Request *#{request_id}* is {status}; there is no open question."
             )
             return
@@ -470,52 +331,3 @@ class IntakeListeners:
             ),
         )
 
-    # Slack helpers --------------------------------------------------------------------
-
-    def _dm(
-        self, client: WebClient, user: str, text: str, dm_blocks: list[dict[str, Any]] | None = None
-    ) -> None:
-        self._safe_post(client, channel=user, text=text, blocks=dm_blocks)
-
-    def _safe_post(self, client: WebClient, **kwargs: Any) -> None:
-        try:
-            client.chat_postMessage(**{k: v for k, v in kwargs.items() if v is not None})
-        except SLACK_FAILURES as exc:
-            log.warning("intake: a message could not be posted: %s", _slack_error(exc))
-
-    def _ephemeral(
-        self, client: WebClient, channel: str | None, user: str, text: str, respond: Any = None
-    ) -> None:
-        """Only `user` sees it: through the click's response_url when there is one (works
-        even outside the channel), else chat.postEphemeral, else a DM."""
-        if respond is not None:
-            try:
-                respond(text=text, response_type="ephemeral", replace_original=False)
-                return
-            except Exception as exc:  # any failure here falls back to chat.postEphemeral or a DM
-                log.warning(
-                    "intake: response_url failed (%s); trying another way", type(exc).__name__
-                )
-        if channel is None:
-            self._dm(client, user, text)
-            return
-        try:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
-        except SLACK_FAILURES as exc:
-            log.warning("intake: ephemeral failed (%s); sending a DM", _slack_error(exc))
-            self._dm(client, user, text)
-
-
-def _thanks(request: IntakeRequest, *, edited: bool) -> str:
-    if edited:
-        return f"Thanks! Your answers on training request *#{request.id}* went to L&amp;D."
-    return (
-        f"Thanks! Your training request *#{request.id}* is in the L&amp;D triage queue. "
-        "You will get a message here at each decision."
-    )
-
-
-def _slack_error(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError) and exc.response is not None:
-        return str(exc.response.get("error"))
-    return type(exc).__name__

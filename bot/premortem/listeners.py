@@ -8,17 +8,15 @@ event stays free for other features' listeners.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import NudgebotError, UserError
+from bot.errors import PermissionDenied, UserError
 from bot.premortem import blocks, service
-from bot.premortem.models import Phase, PreventionStatus, Risk
+from bot.premortem.models import Phase
 from bot.premortem.posting import CHANNEL_GONE, Poster, slack_error
 from bot.services import Services
 from bot.slack import install
@@ -31,24 +29,9 @@ Ack = Callable[..., Any]
 NEW_REPLY_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 
-def register(app: App, services: Services) -> None:
-    poster = Poster(services)
-    handlers = _Handlers(services, poster)
-    app.command("/premortem")(handlers.command)
-    app.event("message", matchers=[handlers.is_premortem_thread])(handlers.message)
-    app.action(blocks.ADD_ANON)(handlers.add_anonymous)
-    app.action(blocks.NEXT_PHASE)(handlers.next_phase)
-    app.action(blocks.PUBLISH)(handlers.next_phase)
-    app.action(blocks.TAKE_OVER)(handlers.take_over)
-    app.action(blocks.VOTE)(handlers.vote)
-    app.action(blocks.TAKE_BACK)(handlers.take_back)
-    app.action(blocks.MERGE)(handlers.open_merge)
-    app.action(blocks.DECIDE)(handlers.open_decision)
-    app.action(re.compile(f"^{blocks.PREVENTION_STATUS}_"))(handlers.prevention_status)
-    app.view(blocks.ANON_VIEW)(handlers.submit_anonymous)
-    app.view(blocks.DECIDE_VIEW)(handlers.submit_decision)
-    app.view(blocks.MERGE_VIEW)(handlers.submit_merge)
-    services.add_tick("premortem-phases", poster.tick_phases, 60)
+def with_help(exc: UserError | PermissionDenied) -> str:
+    """A refused /premortem, told with where to read how."""
+    return f"{exc} (`/premortem help` shows how)"
 
 
 def tell(respond: Respond, text: str) -> None:
@@ -84,14 +67,16 @@ def _from_bot(event: dict[str, Any], bot_user_id: str | None) -> bool:
     )
 
 
-def _state(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+def field_state(view: dict[str, Any], block_id: str) -> dict[str, Any]:
     value: dict[str, Any] = (
         view.get("state", {}).get("values", {}).get(block_id, {}).get("value", {})
     )
     return value
 
 
-class _Handlers:
+class PremortemListeners:
+    """/premortem, replies in its thread, and the parent message's buttons."""
+
     def __init__(self, services: Services, poster: Poster) -> None:
         self.services = services
         self.poster = poster
@@ -109,20 +94,17 @@ class _Handlers:
     @acks_first  # the board and any reply are posted after the ack
     def command(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()
-        try:
-            parsed = service.parse_command(command.get("text", ""), settings=self.services.settings)
-            if parsed.kind == "help":
-                tell(respond, blocks.HELP)
-            elif parsed.kind == "list":
-                with self.services.session() as session:
-                    rows = service.list_premortems(
-                        session, channel_id=command["channel_id"], workspace_id=self._scope()
-                    )
-                tell(respond, blocks.list_text(rows))
-            elif parsed.start is not None:
-                self._start(command, parsed.start, respond)
-        except NudgebotError as exc:
-            tell(respond, f"{exc} (`/premortem help` shows how)")
+        parsed = service.parse_command(command.get("text", ""), settings=self.services.settings)
+        if parsed.kind == "help":
+            tell(respond, blocks.HELP)
+        elif parsed.kind == "list":
+            with self.services.session() as session:
+                rows = service.list_premortems(
+                    session, channel_id=command["channel_id"], workspace_id=self._scope()
+                )
+            tell(respond, blocks.list_text(rows))
+        elif parsed.start is not None:
+            self._start(command, parsed.start, respond)
 
     def _start(
         self, command: dict[str, Any], request: service.StartRequest, respond: Respond
@@ -209,28 +191,25 @@ class _Handlers:
 
     # -- the parent's buttons ----------------------------------------------------------------
 
-    def add_anonymous(self, ack: Ack, body: dict[str, Any], client: Any, respond: Respond) -> None:
+    def add_anonymous(self, ack: Ack, body: dict[str, Any], client: Any) -> None:
         ack()
         premortem_id = int(body["actions"][0]["value"])
         with self.services.session() as session:
             p = service.get(session, premortem_id, workspace_id=self._scope())
-            if p.phase != Phase.collect:
-                tell(respond, "Collection has closed for this pre-mortem; no new risks are taken.")
-                return
+            if p.phase != Phase.collect:  # told by the router, once the session is closed
+                raise UserError(
+                    "Collection has closed for this pre-mortem; no new risks are taken."
+                )
             view = blocks.anonymous_modal(p)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_anonymous(self, ack: Ack, view: dict[str, Any]) -> None:
-        text = str(_state(view, "risk").get("value") or "")
+        text = str(field_state(view, "risk").get("value") or "")
         premortem_id = int(view["private_metadata"])
-        try:
-            with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get(session, premortem_id, workspace_id=self._scope())
-                risk = service.add_anonymous_risk(session, premortem=p, text=text)
-                number = risk.number
-        except UserError as exc:
-            ack(response_action="errors", errors={"risk": str(exc)})
-            return
+        with self.poster.lock(premortem_id), self.services.session() as session:
+            p = service.get(session, premortem_id, workspace_id=self._scope())
+            risk = service.add_anonymous_risk(session, premortem=p, text=text)
+            number = risk.number
         ack()
         # Shown in the thread by the bot, so nobody can tell who wrote it.
         self._quietly(
@@ -245,21 +224,17 @@ class _Handlers:
         user = body["user"]["id"]
         raw_id, _, leaving = str(body["actions"][0]["value"]).partition(":")
         premortem_id = int(raw_id)
-        try:
-            with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
-                service.require_facilitator(p, user, is_lead=is_lead, doing="move the phase on")
-                if leaving and leaving != p.phase.value:
-                    raise UserError(
-                        f"This pre-mortem has already moved on ({blocks.PHASE_LABEL[p.phase]})."
-                    )
-                service.advance(
-                    session, premortem=p, settings=self.services.settings, now=self._now()
+        with self.poster.lock(premortem_id), self.services.session() as session:
+            p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
+            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            service.require_facilitator(p, user, is_lead=is_lead, doing="move the phase on")
+            if leaving and leaving != p.phase.value:
+                raise UserError(
+                    f"This pre-mortem has already moved on ({blocks.PHASE_LABEL[p.phase]})."
                 )
-        except NudgebotError as exc:
-            tell(respond, str(exc))
-            return
+            service.advance(
+                session, premortem=p, settings=self.services.settings, now=self._now()
+            )
         if not self.poster.sync(premortem_id):
             tell(respond, "Moved on, but I could not post in this channel; I will keep trying.")
 
@@ -271,16 +246,12 @@ class _Handlers:
             p = service.get(session, premortem_id, workspace_id=self._scope())
             current, channel = p.facilitator_id, p.channel_id
         gone = self._has_left(current, channel)
-        try:
-            with self.services.session() as session:
-                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-                service.take_over(
-                    session, premortem=p, user_id=user, is_lead=self.services.leads.is_ld_lead(
-                        session, user, workspace_id=self._scope()), facilitator_gone=gone,
-                )  # fmt: skip
-        except NudgebotError as exc:
-            tell(respond, str(exc))
-            return
+        with self.services.session() as session:
+            p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
+            service.take_over(
+                session, premortem=p, user_id=user, is_lead=self.services.leads.is_ld_lead(
+                    session, user, workspace_id=self._scope()), facilitator_gone=gone,
+            )  # fmt: skip
         self._quietly(lambda: self.poster.refresh_parent(premortem_id))
         self._quietly(
             lambda: self.poster.post_in_thread(
@@ -294,173 +265,14 @@ class _Handlers:
         try:
             if client.users_info(user=user_id)["user"].get("deleted"):
                 return True
-            cursor = None
-            while True:
-                page = client.conversations_members(channel=channel, cursor=cursor, limit=1000)
+            # Iterating a SlackResponse fetches the next page with its cursor.
+            for page in client.conversations_members(channel=channel, limit=1000):
                 if user_id in page.get("members", []):
                     return False
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return True
+            return True
         except SlackApiError as exc:
             log.info("cannot tell whether the facilitator left: %s", slack_error(exc))
             return False
-
-    # -- voting -----------------------------------------------------------------------------
-
-    def vote(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        risk_id = int(body["actions"][0]["value"])
-        try:
-            with self.services.session() as session:
-                premortem_id = _premortem_of_risk(session, risk_id)
-            with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-                result = service.cast_vote(session, premortem=p, risk_id=risk_id, voter_id=user)
-                page = result.risk.board_page
-        except NudgebotError as exc:
-            tell(respond, str(exc))
-            return
-        if not result.counted:
-            tell(respond, result.message)
-            return
-        self._quietly(lambda: self.poster.update_board(premortem_id, {page or 0}))
-
-    def take_back(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        premortem_id = int(body["actions"][0]["value"])
-        try:
-            with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-                returned = service.take_back_votes(session, premortem=p, voter_id=user)
-        except NudgebotError as exc:
-            tell(respond, str(exc))
-            return
-        tell(respond, f"{returned} vote(s) returned to you; you can vote again.")
-        if returned:
-            self._quietly(lambda: self.poster.update_board(premortem_id))
-
-    def open_merge(self, ack: Ack, body: dict[str, Any], client: Any, respond: Respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        premortem_id = int(body["actions"][0]["value"])
-        try:
-            with self.services.session() as session:
-                p = service.get(session, premortem_id, workspace_id=self._scope())
-                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
-                service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
-                risks = service.active_risks(session, p.id)
-                if len(risks) < 2:
-                    raise UserError("there are fewer than two risks; nothing to merge")
-                view = blocks.merge_modal(p, risks)
-        except NudgebotError as exc:
-            tell(respond, str(exc))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    def submit_merge(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        source = (_state(view, "source").get("selected_option") or {}).get("value")
-        target = (_state(view, "target").get("selected_option") or {}).get("value")
-        premortem_id = int(view["private_metadata"])
-        try:
-            with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
-                service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
-                if not source or not target:
-                    raise UserError("pick both risks")
-                service.merge(
-                    session, premortem=p, source_number=int(source), target_number=int(target)
-                )
-                phase = p.phase
-        except NudgebotError as exc:
-            ack(response_action="errors", errors={"target": str(exc)})
-            return
-        ack()
-        if phase == Phase.vote:
-            self._quietly(lambda: self.poster.update_board(premortem_id))
-        self._quietly(
-            lambda: self.poster.post_in_thread(
-                premortem_id, f"Risk #{source} was merged into #{target} by the facilitator."
-            )
-        )
-
-    # -- deciding ---------------------------------------------------------------------------
-
-    def open_decision(self, ack: Ack, body: dict[str, Any], client: Any, respond: Respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        premortem_id, risk_id = (int(v) for v in body["actions"][0]["value"].split(":"))
-        try:
-            with self.services.session() as session:
-                p = service.get(session, premortem_id, workspace_id=self._scope())
-                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
-                service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
-                if p.phase != Phase.decide:
-                    raise UserError("decisions are recorded in the decide phase")
-                risk = service.risk_of(session, p, risk_id)
-                existing = service.prevention_for(session, risk_id)
-                view = blocks.decision_modal(p, risk, existing=existing, today=self._now().date())
-        except NudgebotError as exc:
-            tell(respond, str(exc))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    def submit_decision(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        premortem_id, risk_id = (int(v) for v in str(view["private_metadata"]).split(":"))
-        action = str(_state(view, "action").get("value") or "")
-        owner = _state(view, "owner").get("selected_user")
-        due = _parse_date(_state(view, "due").get("selected_date"))
-        errors = service.decision_errors(
-            action=action, owner_id=owner, due=due, today=self._now().date()
-        )
-        if errors or owner is None or due is None:
-            ack(response_action="errors", errors=errors)
-            return
-        try:
-            with self.poster.lock(premortem_id), self.services.session() as session:
-                p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-                is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
-                service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
-                prevention = service.record_prevention(
-                    session, premortem=p, risk_id=risk_id, action=action, owner_id=owner,
-                    due=due, decided_by=user,
-                )  # fmt: skip
-                prevention_id = prevention.id
-        except NudgebotError as exc:
-            ack(response_action="errors", errors={"action": str(exc)})
-            return
-        ack()
-        self.poster.plan_nudge(prevention_id)
-        self._quietly(lambda: self.poster.ensure_decide(premortem_id))
-
-    # -- follow-ups ---------------------------------------------------------------------------
-
-    def prevention_status(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        value, _, status = body["actions"][0]["value"].partition(":")
-        try:
-            with self.services.session() as session:
-                prevention = service.set_prevention_status(
-                    session, prevention_id=int(value), status=PreventionStatus(status),
-                    actor_id=user,
-                    is_lead=self.services.leads.is_ld_lead(
-                        session, user, workspace_id=self._scope()
-                    ),
-                    now=self._now(), workspace_id=self._scope(),
-                )  # fmt: skip
-                content = blocks.status_done_blocks(prevention, user)
-                premortem_id = prevention.premortem_id
-        except (NudgebotError, ValueError) as exc:
-            tell(respond, str(exc))
-            return
-        respond(text=f"Marked {status}.", blocks=content, replace_original=True)
-        self._quietly(lambda: self.poster.ensure_summary(premortem_id), only_if_done=premortem_id)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -475,20 +287,6 @@ class _Handlers:
             work()
         except SlackApiError as exc:
             log.warning("pre-mortem Slack update failed: %s", slack_error(exc))
-
-
-def _premortem_of_risk(session: Any, risk_id: int) -> int:
-    risk = session.get(Risk, risk_id)
-    if risk is None:
-        raise UserError("that risk no longer exists")
-    return int(risk.premortem_id)
-
-
-def _parse_date(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _cannot_post(error: str) -> str:

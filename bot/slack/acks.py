@@ -26,7 +26,6 @@ next burst arrives, and twenty of them at once took the lock from its acks.
 
 from __future__ import annotations
 
-import copy
 import queue
 import threading
 import time
@@ -36,13 +35,14 @@ from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App
 from slack_bolt.listener import Listener
-from slack_bolt.listener.thread_runner import ThreadListenerRunner
+
+from bot.slack import bolt
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-_MARK = "_nudgebot_acks_first"
+ACKS_FIRST_MARK = "_nudgebot_acks_first"
 # How long an early-acked listener's body waits for the process to finish answering.
 LISTENER_YIELD_SECONDS = 0.1
 # No Slack request for this long: the burst is over and background work may go on.
@@ -207,54 +207,17 @@ def _copy_result(done: Future[Any], mine: Future[Any]) -> None:
 
 def acks_first(func: F) -> F:
     """Mark a listener whose first statement is `ack()` (no text, no errors)."""
-    setattr(func, _MARK, True)
+    setattr(func, ACKS_FIRST_MARK, True)
     return func
 
 
 def acks_early(listener: Listener) -> bool:
     # A bound method reads the attribute of its function.
-    return bool(getattr(getattr(listener, "ack_function", None), _MARK, False))
-
-
-class EarlyAckRunner(ThreadListenerRunner):
-    """Bolt's thread runner, but `@acks_first` listeners are acked before they run."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._after_acks = _AfterAcks(self.listener_executor)
-
-    def run(
-        self,
-        request: BoltRequest,
-        response: BoltResponse,
-        listener_name: str,
-        listener: Listener,
-        starting_time: float | None = None,
-    ) -> BoltResponse | None:
-        if not acks_early(listener) or self.process_before_response:
-            return super().run(request, response, listener_name, listener, starting_time)
-        request.context.ack()
-        # This request's answer is ready: its listener runs after the answers in flight.
-        runner = copy.copy(self)
-        runner.listener_executor = self._after_acks
-        return ThreadListenerRunner.run(
-            runner, request, response, listener_name, listener, starting_time
-        )
+    return bool(getattr(bolt.listener_function(listener), ACKS_FIRST_MARK, False))
 
 
 def use_early_acks(app: App) -> None:
-    """Install EarlyAckRunner in `app` (idempotent), keeping Bolt's executor and the
-    handlers set so far (app.error() sets the error handler on the runner)."""
+    """Ack `@acks_first` listeners before they run (idempotent), keeping Bolt's executor
+    and the handlers set so far (bot.slack.bolt.replace_listener_runner)."""
     _AfterAcks.start()
-    current = app.listener_runner
-    if isinstance(current, EarlyAckRunner):
-        return
-    app._listener_runner = EarlyAckRunner(  # Bolt offers no public setter
-        logger=current.logger,
-        process_before_response=current.process_before_response,
-        listener_error_handler=current.listener_error_handler,
-        listener_start_handler=current.listener_start_handler,
-        listener_completion_handler=current.listener_completion_handler,
-        listener_executor=current.listener_executor,
-        lazy_listener_runner=current.lazy_listener_runner,
-    )
+    bolt.replace_listener_runner(app, acks_early=acks_early, defer=_AfterAcks)

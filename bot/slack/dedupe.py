@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.slack.models import SeenEvent
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 KEEP_FOR = timedelta(hours=2)  # Slack's retries come within minutes
 
@@ -28,3 +32,9 @@ def first_sighting(session: Session, *, event_id: str, now: datetime) -> bool:
 def forget_old(session: Session, *, now: datetime) -> int:
     result = session.execute(delete(SeenEvent).where(SeenEvent.seen_at < now - KEEP_FOR))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def forget_seen(services: Services) -> None:
+    """Tick: drop event ids older than any retry Slack would still send."""
+    with services.session() as session:
+        forget_old(session, now=services.clock.now())

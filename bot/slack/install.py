@@ -1,23 +1,22 @@
 """Workspace installs: one workspace with a bot token, or many through OAuth.
 
-OAuth mode (NUDGEBOT_INSTALL_MODE=oauth) uses Bolt's OAuth flow with slack_sdk's
-SQLAlchemy installation and state stores. Their tables are created by our own
+OAuth mode (NUDGEBOT_INSTALL_MODE=oauth) uses Bolt's OAuth flow (bot.slack.oauth) with
+slack_sdk's SQLAlchemy installation and state stores. Their tables are created by our own
 Alembic migration (0008), so they are declared here on `Base.metadata` exactly
 as the stores define them (tests/trust/test_install.py holds the two equal);
 the stores are never asked to create tables themselves.
 
-Token rotation: with `token_rotation_enabled: true` in the app's manifest Slack
-issues expiring bot tokens with a refresh token; Bolt refreshes them per request
-and `WorkspaceTokens` does the same for background work (the sender, digests,
-ticks), through SLACK_API_URL in both cases.
+Token rotation: bot.slack.tokens (`workspace_tokens` here holds one
+WorkspaceTokens per process).
 
 Data is kept per workspace: `workspace_scope` is the Slack team id in OAuth mode
 (rows store it, reads filter by it) and None in single mode (rows store "", reads
 are not filtered: the database holds one workspace).
 
-Uninstall (`app_uninstalled`, or `tokens_revoked` naming the bot) deletes the
-workspace's installation and cancels every nudge still waiting for it, so
-nothing more is sent there.
+Uninstall (`app_uninstalled`, or `tokens_revoked` naming the bot): the kit
+forgets the workspace's tokens and installation (`forget_workspace`);
+bot.delivery.uninstall cancels every nudge still waiting for it, so nothing
+more is sent there.
 """
 
 from __future__ import annotations
@@ -25,22 +24,13 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import yaml
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
-from slack_bolt.listener.listener_start_handler import ListenerStartHandler
-from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
-from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
-from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
-from slack_sdk.oauth.token_rotation import TokenRotator
+from slack_sdk.oauth.installation_store import InstallationStore
 from sqlalchemy import (
     Boolean,
     Column,
@@ -52,30 +42,23 @@ from sqlalchemy import (
     Table,
     func,
     select,
-    update,
 )
-from sqlalchemy.orm import Session
 
-from bot.audit import service as audit
 from bot.db import Base
-from bot.delivery.models import Delivery, DeliveryStatus
 from bot.errors import ConfigError
-from bot.people.models import Person
 from bot.settings import Settings
+from bot.slack import bolt
 from bot.slack.client import make_web_client
+from bot.slack.tokens import WorkspaceTokens, credentials
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-MANIFEST = Path(__file__).resolve().parents[2] / "config" / "manifest.yml"
 BOTS_TABLE_NAME = "slack_bots"
 INSTALLATIONS_TABLE_NAME = "slack_installations"
 STATES_TABLE_NAME = "slack_oauth_states"
-STATE_EXPIRATION_SECONDS = 600
-# How long a workspace's bot token is reused before the store is read again.
-TOKEN_CACHE_SECONDS = 300
 _TOKENS_ATTR = "_nudgebot_workspace_tokens"
 _TOKENS_LOCK = threading.Lock()
 
@@ -156,46 +139,14 @@ STATES_TABLE = Table(
 
 STORE_TABLES = (INSTALLATIONS_TABLE, BOTS_TABLE, STATES_TABLE)
 
-
-# --- settings → stores → OAuthSettings ---------------------------------------
-
-
-def bot_scopes(settings: Settings, manifest: Path = MANIFEST) -> list[str]:
-    """SLACK_SCOPES, or the bot scopes of config/manifest.yml (one source of truth)."""
-    if settings.slack_scopes:
-        return list(settings.slack_scopes)
-    try:
-        data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f":{where.line + 1}" if where is not None else ""
-        raise ConfigError(
-            f"SLACK_SCOPES is not set and {manifest}{line} cannot be read: "
-            f"{getattr(exc, 'problem', None) or exc}"
-        ) from None
-    try:
-        scopes = data["oauth_config"]["scopes"]["bot"]
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"SLACK_SCOPES is not set and {manifest} has no oauth_config.scopes.bot list"
-        ) from None
-    return [str(s) for s in scopes]
-
-
-def _credentials(settings: Settings) -> tuple[str, str]:
-    if not settings.slack_client_id or settings.slack_client_secret is None:
-        raise ConfigError(
-            "NUDGEBOT_INSTALL_MODE=oauth needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
-            "(the app's Basic Information page)"
-        )
-    return settings.slack_client_id, settings.slack_client_secret.get_secret_value()
+# --- the stores ---------------------------------------------------------------
 
 
 def installation_store_for(settings: Settings, engine: Engine) -> InstallationStore:
     """slack_sdk's SQLAlchemy installation store on our database and tables."""
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 
-    client_id, _ = _credentials(settings)
+    client_id, _ = credentials(settings)
     return SQLAlchemyInstallationStore(
         client_id=client_id,
         engine=engine,
@@ -204,85 +155,7 @@ def installation_store_for(settings: Settings, engine: Engine) -> InstallationSt
         logger=logging.getLogger("slack_sdk.oauth"),
     )
 
-
-def state_store_for(engine: Engine) -> Any:
-    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-
-    return SQLAlchemyOAuthStateStore(
-        expiration_seconds=STATE_EXPIRATION_SECONDS,
-        engine=engine,
-        table_name=STATES_TABLE_NAME,
-        logger=logging.getLogger("slack_sdk.oauth"),
-    )
-
-
-def oauth_settings_for(
-    settings: Settings,
-    engine: Engine,
-    *,
-    on_installed: Callable[[Installation], None] | None = None,
-) -> OAuthSettings:
-    """Bolt's OAuth flow: /slack/install and /slack/oauth_redirect, stores in our DB.
-    Expiring tokens are refreshed when less than two hours remain. `on_installed`
-    runs after an installation was saved, before Bolt's own success page."""
-    client_id, client_secret = _credentials(settings)
-    oauth = OAuthSettings(
-        callback_options=_callbacks(on_installed) if on_installed else None,
-        client_id=client_id,
-        client_secret=client_secret,
-        scopes=bot_scopes(settings),
-        installation_store=installation_store_for(settings, engine),
-        installation_store_bot_only=True,
-        state_store=state_store_for(engine),
-        state_expiration_seconds=STATE_EXPIRATION_SECONDS,
-        token_rotation_expiration_minutes=120,
-        logger=logging.getLogger("slack_bolt.oauth"),
-    )
-    # Bolt's own rotator would call slack.com: refresh through SLACK_API_URL instead.
-    oauth.authorize.token_rotator = _rotator(settings)  # type: ignore[attr-defined]
-    return oauth
-
-
-def _callbacks(on_installed: Callable[[Installation], None]) -> CallbackOptions:
-    def success(args: SuccessArgs) -> BoltResponse:
-        on_installed(args.installation)
-        return args.default.success(args)
-
-    def failure(args: FailureArgs) -> BoltResponse:
-        return args.default.failure(args)
-
-    return CallbackOptions(success=success, failure=failure)
-
-
-def record_install(services: Services, installation: Installation) -> None:
-    """Audit a new or renewed installation (who installed it, where)."""
-    team_id = installation.team_id or installation.enterprise_id or ""
-    with services.session() as session:
-        audit.record(
-            session,
-            actor=installation.user_id or audit.SYSTEM,
-            action=audit.Action.install_add,
-            target=f"workspace:{team_id}",
-            details={
-                "enterprise": installation.enterprise_id,
-                "scopes": len(installation.bot_scopes or []),
-            },
-            now=services.clock.now(),
-            workspace_id=team_id,
-        )
-
-
-def app_kwargs(settings: Settings, services: Services) -> dict[str, Any]:
-    """What `build_app` passes to App for the configured install mode."""
-    if settings.install_mode == "oauth":
-        oauth = oauth_settings_for(
-            settings, services.engine, on_installed=lambda i: record_install(services, i)
-        )
-        # No token: Bolt sets each request's own. The client gives the OAuth flow
-        # (oauth.v2.access) and every request's client SLACK_API_URL.
-        client = WebClient(base_url=settings.slack_api_url, timeout=settings.slack_timeout_seconds)
-        return {"oauth_settings": oauth, "client": client}
-    return {"client": services.client}
+# --- which workspace ----------------------------------------------------------
 
 
 def workspace_scope(settings: Settings, team_id: str | None) -> str | None:
@@ -362,111 +235,6 @@ def stored(scope: str | None) -> str:
     """The workspace_id a new row gets."""
     return scope or ""
 
-
-def _current_bot(
-    settings: Settings,
-    store: InstallationStore,
-    *,
-    team_id: str,
-    enterprise_id: str | None,
-    rotation_minutes: int,
-) -> Bot | None:
-    """The workspace's bot, its token refreshed first when it expires within
-    `rotation_minutes` (the refreshed bot is saved); None when not installed."""
-    bot = store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
-    if bot is None or not bot.bot_token:
-        return None
-    if bot.bot_refresh_token:
-        rotated = _rotator(settings).perform_bot_token_rotation(
-            bot=bot, minutes_before_expiration=rotation_minutes
-        )
-        if rotated is not None:
-            store.save_bot(rotated)
-            bot = rotated
-    return bot
-
-
-def _rotator(settings: Settings) -> TokenRotator:
-    client_id, client_secret = _credentials(settings)
-    return TokenRotator(
-        client_id=client_id,
-        client_secret=client_secret,
-        client=WebClient(base_url=settings.slack_api_url, timeout=settings.slack_timeout_seconds),
-    )
-
-
-def workspace_client(
-    settings: Settings,
-    store: InstallationStore,
-    *,
-    team_id: str,
-    enterprise_id: str | None = None,
-    rotation_minutes: int = 120,
-) -> WebClient | None:
-    """A bot client for background work in one workspace, or None when the app is
-    not (or no longer) installed there: the sender skips that workspace then."""
-    bot = _current_bot(
-        settings,
-        store,
-        team_id=team_id,
-        enterprise_id=enterprise_id,
-        rotation_minutes=rotation_minutes,
-    )
-    return None if bot is None else make_web_client(settings, token=bot.bot_token)
-
-
-class WorkspaceTokens:
-    """Bot tokens per workspace for work outside a Slack request (the sender, ticks).
-
-    A token is read from the installation store (and rotated there when it is about
-    to expire) once, then reused until it comes within `rotation_minutes` of its
-    expiry or TOKEN_CACHE_SECONDS passed, so the store is not read per message.
-    `forget` drops a workspace at once (uninstall, a revoked token)."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        store: InstallationStore | None,
-        *,
-        rotation_minutes: int = 120,
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.rotation_minutes = rotation_minutes
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
-
-    def token(self, team_id: str) -> str | None:
-        """The bot token for the workspace; None when the app is not installed there.
-        Single mode: SLACK_BOT_TOKEN, whatever the team."""
-        if self.store is None:
-            secret = self.settings.slack_bot_token
-            return secret.get_secret_value() if secret is not None else None
-        with self._lock:
-            hit = self._cache.get(team_id)
-            if hit is not None and time.time() < hit[1]:
-                return hit[0]
-            bot = _current_bot(
-                self.settings,
-                self.store,
-                team_id=team_id,
-                enterprise_id=None,
-                rotation_minutes=self.rotation_minutes,
-            )
-            if bot is None or not bot.bot_token:
-                self._cache.pop(team_id, None)
-                return None
-            until = time.time() + TOKEN_CACHE_SECONDS
-            if bot.bot_token_expires_at:
-                until = min(until, bot.bot_token_expires_at - self.rotation_minutes * 60)
-            self._cache[team_id] = (bot.bot_token, until)
-            return bot.bot_token
-
-    def forget(self, team_id: str) -> None:
-        with self._lock:
-            self._cache.pop(team_id, None)
-
-
 def workspace_tokens(services: Services) -> WorkspaceTokens:
     """The process's WorkspaceTokens (one per Services, made on first use)."""
     with _TOKENS_LOCK:
@@ -516,131 +284,62 @@ def sync_targets(services: Services) -> list[tuple[str | None, WebClient]]:
     return targets
 
 
-# --- uninstall ----------------------------------------------------------------
+# --- uninstall: the kit's part (tokens and installations) -------------------------------------
+# What else an uninstall stops (queued nudges, the audit trail) is bot.delivery.uninstall's.
 
 
-@dataclass(frozen=True)
-class UninstallResult:
-    team_id: str
-    installation_removed: bool
-    cancelled_deliveries: int
-
-
-def cancel_workspace_deliveries(
-    session: Session, *, settings: Settings, team_id: str, now: datetime
-) -> int:
-    """Cancel every nudge not yet sent to people of the workspace."""
-    people = Person.__table__.c
-    query = (
-        update(Delivery)
-        .where(Delivery.status.in_([DeliveryStatus.planned, DeliveryStatus.sending]))
-        .values(
-            status=DeliveryStatus.cancelled,
-            last_error="app uninstalled",
-            lease_until=None,
-            lease_owner=None,
-            updated_at=now,
-        )
-    )
-    if settings.install_mode == "oauth":
-        # Many workspaces share the database: only this one's people.
-        ids = (
-            Person.__table__.select()
-            .with_only_columns(people.id)
-            .where(people.workspace_id == team_id)
-        )
-        query = query.where(Delivery.person_id.in_(ids))
-    return session.execute(query).rowcount or 0  # type: ignore[attr-defined]
-
-
-def handle_uninstall(
+def forget_workspace(
     services: Services,
     *,
     team_id: str,
     enterprise_id: str | None = None,
     store: InstallationStore | None = None,
-    reason: str = "app_uninstalled",
-) -> UninstallResult:
-    """Forget the workspace's tokens and stop everything queued for it (idempotent)."""
+) -> bool:
+    """Drop the workspace's cached token and its installation (idempotent); True when
+    the store still held its bot."""
     removed = False
     workspace_tokens(services).forget(team_id)
     if store is not None:
         removed = store.find_bot(enterprise_id=enterprise_id, team_id=team_id) is not None
         store.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
         store.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
-    now = services.clock.now()
-    with services.session() as session:
-        cancelled = cancel_workspace_deliveries(
-            session, settings=services.settings, team_id=team_id, now=now
-        )
-        audit.record(
-            session,
-            actor=audit.SYSTEM,
-            action=audit.Action.install_remove,
-            target=f"workspace:{team_id}",
-            details={"reason": reason, "cancelled_deliveries": cancelled},
-            now=now,
-            workspace_id=team_id,
-        )
-    log.info("workspace %s uninstalled: %d nudges cancelled", team_id, cancelled)
-    return UninstallResult(team_id, removed, cancelled)
+    return removed
 
 
-def handle_tokens_revoked(
-    services: Services,
+def forget_users(
+    store: InstallationStore | None,
     *,
     team_id: str,
-    event: dict[str, Any],
+    user_ids: list[str],
     enterprise_id: str | None = None,
-    store: InstallationStore | None = None,
-) -> UninstallResult | None:
-    """A revoked bot token is an uninstall; revoked user tokens only drop those users'
-    installations (Nudgebot asks for no user scopes, so there are normally none)."""
-    tokens = event.get("tokens") or {}
-    if tokens.get("bot"):
-        return handle_uninstall(
-            services,
-            team_id=team_id,
-            enterprise_id=enterprise_id,
-            store=store,
-            reason="tokens_revoked",
-        )
-    if store is not None:
-        for user_id in tokens.get("oauth") or []:
-            store.delete_installation(
-                enterprise_id=enterprise_id, team_id=team_id, user_id=str(user_id)
-            )
-    return None
+) -> None:
+    """Revoked user tokens drop only those users' installations."""
+    if store is None:
+        return
+    for user_id in user_ids:
+        store.delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
 
 
-def register(app: App, services: Services) -> None:
-    """Listen for uninstalls. Call from build_app after the features."""
-    store = app.installation_store if services.settings.install_mode == "oauth" else None
+def installation_store(app: App, services: Services) -> InstallationStore | None:
+    """The app's installation store in OAuth mode; None with a single workspace."""
+    if services.settings.install_mode != "oauth":
+        return None
+    store: InstallationStore | None = app.installation_store
+    return store
 
-    def _ids(context: BoltContext, body: dict[str, Any]) -> tuple[str, str | None]:
-        team = context.team_id or body.get("team_id") or ""
-        return str(team), context.enterprise_id
 
-    def on_app_uninstalled(context: BoltContext, body: dict[str, Any]) -> None:
-        team_id, enterprise_id = _ids(context, body)
-        handle_uninstall(services, team_id=team_id, enterprise_id=enterprise_id, store=store)
+def event_workspace(context: BoltContext, body: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(team id, enterprise id) of an event."""
+    team = context.team_id or body.get("team_id") or ""
+    return str(team), context.enterprise_id
 
-    def on_tokens_revoked(
-        event: dict[str, Any], context: BoltContext, body: dict[str, Any]
-    ) -> None:
-        team_id, enterprise_id = _ids(context, body)
-        handle_tokens_revoked(
-            services, team_id=team_id, event=event, enterprise_id=enterprise_id, store=store
-        )
 
-    app.event("app_uninstalled")(on_app_uninstalled)
-    app.event("tokens_revoked")(on_tokens_revoked)
-    # The request's workspace, for code that holds no Bolt `client` (current_client):
-    # set in the dispatching thread (matchers run there) and again in the listener
-    # thread when the listener starts, whichever executor runs it.
+def track_workspace(app: App) -> None:
+    """Make the request's workspace known to code that holds no Bolt `client`
+    (current_client): set in the dispatching thread (matchers run there) and again
+    in the listener thread when the listener starts, whichever executor runs it."""
     app.use(_remember_workspace)
-    runner = app.listener_runner
-    runner.listener_start_handler = _WorkspaceAtStart(runner.listener_start_handler)
+    bolt.on_listener_start(app, _workspace_at_start)
 
 
 def _remember_workspace(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:
@@ -649,17 +348,9 @@ def _remember_workspace(req: BoltRequest, next: Callable[[], BoltResponse]) -> B
     return next()
 
 
+def _workspace_at_start(request: BoltRequest) -> None:
+    _WORKSPACE.set(_request_team(request))
+
+
 def _request_team(req: BoltRequest) -> str | None:
     return req.context.team_id or team_of(req.body or {})
-
-
-class _WorkspaceAtStart(ListenerStartHandler):
-    """Bolt's hook "before the listener runs, in its thread": the workspace of the
-    request is set there, then the handler that was in place runs."""
-
-    def __init__(self, inner: ListenerStartHandler) -> None:
-        self.inner = inner
-
-    def handle(self, request: BoltRequest, response: BoltResponse | None) -> None:
-        _WORKSPACE.set(_request_team(request))
-        self.inner.handle(request=request, response=response)

@@ -18,6 +18,7 @@ from bot.delivery.planner import enroll_and_plan
 from bot.delivery.sender import Sender
 from bot.delivery.triggers import Firing, fire, signature
 from bot.services import Services
+from bot.slack import bolt
 from tests.conftest import RunningBot, make_settings
 from tests.delivery.clihelp import wait_until
 from tests.delivery.conftest import HOOK_SECRET, step, store_person, store_program
@@ -141,7 +142,7 @@ def test_webhook_input_errors_are_4xx_with_a_reason(
 
 def _settled(bot: RunningBot) -> None:
     """Wait for the bot's own idle signal: no listener running or queued behind acks."""
-    pool = bot.app.listener_runner.listener_executor
+    pool = bolt.listener_executor(bot.app)
     assert isinstance(pool, ListenerPool) and pool.wait_idle(10), "a listener never finished"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.clock import FixedClock
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.digest import service
-from bot.digest.listeners import send_due_digests
+from bot.digest.jobs import send_due_digests
 from bot.digest.models import DigestKind, DigestSend
 from bot.proof.models import ProofEvent
 from bot.services import Services

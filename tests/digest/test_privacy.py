@@ -14,7 +14,8 @@ import pytest
 from bot.clock import FixedClock
 from bot.digest import service
 from bot.digest.blocks import OPT_IN_ACTION, SHARE_ACTION, ld_digest_blocks
-from bot.digest.listeners import metric_hook, send_due_digests
+from bot.digest.hooks import metric_hook
+from bot.digest.jobs import send_due_digests
 from bot.digest.models import PrivacyChoice
 from bot.digest.programs import ld_digest
 from bot.digest.weeks import weeks_before

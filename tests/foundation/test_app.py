@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bot.slack import router
 from tests.conftest import RunningBot
 
 
@@ -22,15 +23,26 @@ def test_every_listener_of_an_event_runs_and_a_failing_one_does_not_stop_the_res
     def broken(event: dict[str, Any]) -> None:
         raise RuntimeError("this slice has a bug")
 
-    bot.app.event("reaction_added")(lambda event: seen.append("first:" + event["reaction"]))
-    bot.app.event("reaction_added")(broken)
-    bot.app.event("reaction_added", matchers=[lambda event: event["reaction"] == "eyes"])(
-        lambda event: seen.append("eyes-only")
+    # An event type the surface does not use (Bolt runs only the first listener that matches).
+    router.mount(
+        bot.app,
+        [
+            router.event(
+                "pin_added",
+                lambda event: seen.append("first:" + event["reaction"]),
+                broken,
+                router.when(
+                    lambda event: event["reaction"] == "eyes",
+                    lambda event: seen.append("eyes-only"),
+                ),
+            ),
+            # A second route of the same type joins the same fan-out.
+            router.event("pin_added", lambda body, event: seen.append("last:" + body["team_id"])),
+        ],
     )
-    bot.app.event("reaction_added")(lambda body, event: seen.append("last:" + body["team_id"]))
 
     event = {
-        "type": "reaction_added",
+        "type": "pin_added",
         "user": "U0A",
         "reaction": "tada",
         "item": {"type": "message", "channel": "C0G", "ts": "1.1"},
@@ -42,4 +54,5 @@ def test_every_listener_of_an_event_runs_and_a_failing_one_does_not_stop_the_res
     assert sorted(seen) == sorted(
         ["first:tada", "last:T0TEST", "first:eyes", "eyes-only", "last:T0TEST"]
     )
-    assert "reaction_added" in bot.app.registered_events
+    # Events the surface fans out are the ones the App says it listens to.
+    assert {"message", "app_home_opened", "reaction_added"} <= bot.app.registered_events

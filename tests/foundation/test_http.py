@@ -61,7 +61,7 @@ def _event_body(bot: RunningBot) -> bytes:
             "type": "event_callback",
             "event_id": "Ev1",
             "team_id": bot.fake.team_id,
-            "event": {"type": "reaction_added", "user": "U1", "reaction": "tada"},
+            "event": {"type": "pin_added", "user": "U1", "reaction": "tada"},
         }
     ).encode()
 
@@ -72,7 +72,8 @@ def _event_body(bot: RunningBot) -> bytes:
 )
 def test_requests_not_signed_by_slack_are_refused(bot: RunningBot, how: str) -> None:
     seen: list[str] = []
-    bot.app.event("reaction_added")(lambda event: seen.append(event["reaction"]))
+    # An event type the surface does not use: Bolt runs the first listener that matches.
+    bot.app.event("pin_added")(lambda event: seen.append(event["reaction"]))
     body = _event_body(bot)
     driver = bot.driver
     if how == "wrong secret":
@@ -124,9 +125,10 @@ def test_malformed_but_signed_bodies_get_a_4xx(
 
 def test_a_redelivered_event_is_processed_once(bot: RunningBot) -> None:
     seen: list[str] = []
-    bot.app.event("reaction_added")(lambda event: seen.append(event["reaction"]))
+    # An event type the surface does not use: Bolt runs the first listener that matches.
+    bot.app.event("pin_added")(lambda event: seen.append(event["reaction"]))
     event = {
-        "type": "reaction_added",
+        "type": "pin_added",
         "user": "U0ALICE",
         "reaction": "tada",
         "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.000001"},

@@ -38,6 +38,7 @@ from bot.premortem import service as pm_service
 from bot.premortem.models import Phase, Premortem, Prevention, PreventionStatus, Risk, Vote
 from bot.proof.models import ProofEvent
 from bot.settings import Settings
+from bot.slack import bolt
 from tests.conftest import RunningBot, make_settings
 from tests.fakeslack import DriverResponse, FakeSlack
 from tests.proof.conftest import SentNudge, World
@@ -703,7 +704,7 @@ def settled(ctx: Ctx) -> dict[str, list[tuple[str, ...]]]:
     """The database once the work after the last ack is over. The listener pool counts
     every listener running or queued behind acks, so once it is idle nothing more comes
     of the request: the bot's own signal, not a pause long enough on this machine."""
-    pool = ctx.bot.app.listener_runner.listener_executor
+    pool = bolt.listener_executor(ctx.bot.app)
     assert isinstance(pool, ListenerPool) and pool.wait_idle(10), "a listener never finished"
     return snapshot(ctx)
 

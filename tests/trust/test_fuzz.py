@@ -37,6 +37,7 @@ from bot.digest.service import metric_signature
 from bot.models import Base
 from bot.people.models import Person
 from bot.settings import Settings
+from bot.slack import bolt
 from bot.slack.install import STATES_TABLE_NAME
 from bot.slack.models import SeenEvent
 from tests.conftest import SIGNING_SECRET, RunningBot, make_settings
@@ -576,7 +577,7 @@ def snapshot(bot: RunningBot) -> Snapshot:
 
 def settled(bot: RunningBot) -> Snapshot:
     """The database once the work started by the last request is over."""
-    pool = bot.app.listener_runner.listener_executor
+    pool = bolt.listener_executor(bot.app)
     assert isinstance(pool, ListenerPool) and pool.wait_idle(10), "a listener never finished"
     return snapshot(bot)
 

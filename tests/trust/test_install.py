@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from bot.audit.models import AuditEvent
 from bot.clock import FixedClock
 from bot.content.models import Program, ProgramVersion
+from bot.delivery import uninstall
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
 from bot.errors import ConfigError
 from bot.people.models import Person
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import install
+from bot.slack import install, oauth, tokens
 from tests.conftest import RunningBot, make_settings
 from tests.fakeslack import FakeSlack
 
@@ -127,7 +128,7 @@ def test_two_workspaces_uninstalling_one_stops_only_its_nudges(
     with services.session() as session:
         ids = _people_with_nudges(session, clock)
 
-    result = install.handle_uninstall(services, team_id="T1", store=store)
+    result = uninstall.handle_uninstall(services, team_id="T1", store=store)
 
     assert (result.installation_removed, result.cancelled_deliveries) == (True, 2)
     with services.session() as session:
@@ -140,11 +141,11 @@ def test_two_workspaces_uninstalling_one_stops_only_its_nudges(
             "workspace:T1",
             "T1",
         )
-    assert install.workspace_client(settings, store, team_id="T1") is None
-    client = install.workspace_client(settings, store, team_id="T2")
+    assert tokens.workspace_client(settings, store, team_id="T1") is None
+    client = tokens.workspace_client(settings, store, team_id="T2")
     assert client is not None and client.auth_test()["user_id"] == "UBT2"
     # Idempotent: Slack retries the event.
-    again = install.handle_uninstall(services, team_id="T1", store=store)
+    again = uninstall.handle_uninstall(services, team_id="T1", store=store)
     assert (again.installation_removed, again.cancelled_deliveries) == (False, 0)
 
 
@@ -180,8 +181,8 @@ def test_revoked_user_tokens_are_not_an_uninstall(bot: RunningBot, clock: FixedC
 
 def test_oauth_install_page_issues_a_state_kept_in_our_database(services: Services) -> None:
     settings = _oauth(services.settings, slack_scopes="chat:write,im:history")
-    oauth = install.oauth_settings_for(settings, services.engine)
-    app = App(signing_secret="test-signing-secret-0123456789abcdef", oauth_settings=oauth)
+    oauth_settings = oauth.oauth_settings_for(settings, services.engine)
+    app = App(signing_secret="test-signing-secret-0123456789abcdef", oauth_settings=oauth_settings)
     assert app.oauth_flow is not None
 
     response = app.oauth_flow.handle_installation(BoltRequest(body="", query="", headers={}))
@@ -191,8 +192,8 @@ def test_oauth_install_page_issues_a_state_kept_in_our_database(services: Servic
     with services.engine.connect() as conn:
         states = conn.execute(select(install.STATES_TABLE.c.state)).scalars().all()
     assert len(states) == 1 and states[0] in response.body
-    assert oauth.state_store.consume(states[0]) is True
-    assert oauth.state_store.consume(states[0]) is False  # a state works once
+    assert oauth_settings.state_store.consume(states[0]) is True
+    assert oauth_settings.state_store.consume(states[0]) is False  # a state works once
 
 
 def test_scopes_come_from_the_manifest_unless_set(tmp_path: Path) -> None:
@@ -200,16 +201,16 @@ def test_scopes_come_from_the_manifest_unless_set(tmp_path: Path) -> None:
     manifest.write_text(
         "oauth_config:\n  scopes:\n    bot:\n      - chat:write\n      - im:write\n"
     )
-    assert install.bot_scopes(make_settings(), manifest) == ["chat:write", "im:write"]
-    assert install.bot_scopes(make_settings(slack_scopes="chat:write,commands"), manifest) == [
+    assert oauth.bot_scopes(make_settings(), manifest) == ["chat:write", "im:write"]
+    assert oauth.bot_scopes(make_settings(slack_scopes="chat:write,commands"), manifest) == [
         "chat:write",
         "commands",
     ]
     manifest.write_text("oauth_config:\n  scopes:\n    bot: [chat:write\n  x: : y\n")
     with pytest.raises(ConfigError, match=r"manifest.yml:\d+ cannot be read"):
-        install.bot_scopes(make_settings(), manifest)
+        oauth.bot_scopes(make_settings(), manifest)
     with pytest.raises(ConfigError, match="SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"):
-        install.oauth_settings_for(make_settings(install_mode="oauth"), engine=None)  # type: ignore[arg-type]
+        oauth.oauth_settings_for(make_settings(install_mode="oauth"), engine=None)  # type: ignore[arg-type]
 
 
 def test_an_installation_is_audited_and_then_shows_bolts_success_page(
@@ -217,7 +218,7 @@ def test_an_installation_is_audited_and_then_shows_bolts_success_page(
 ) -> None:
     settings = _oauth(services.settings, slack_scopes="chat:write")
     services = Services.create(settings, clock=clock, engine=services.engine)
-    app = App(signing_secret="s" * 32, **install.app_kwargs(settings, services))
+    app = App(signing_secret="s" * 32, **oauth.app_kwargs(settings, services))
     flow = app.oauth_flow
     assert flow is not None
 

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 
 from bot.audit.models import AuditEvent
 from bot.clock import FixedClock
-from bot.governance import listeners
 from bot.governance.models import ProofRollup
 from bot.people.models import Person
 from bot.proof.models import ProofEvent
 from bot.services import Services
 from bot.slack.install import STATES_TABLE
+from bot.surface import surface
 
 
 def _proof(
@@ -50,8 +50,7 @@ def test_purge_removes_only_old_proof_and_keeps_weekly_counts(
             {"state": "old", "expire_at": now_naive - timedelta(minutes=1)},
             {"state": "live", "expire_at": now_naive + timedelta(minutes=5)},
         ])  # fmt: skip
-    listeners.register(None, services)  # type: ignore[arg-type] - the tick needs no App
-    tick = next(t for t in services.ticks if t.name == "retention")
+    tick = next(t for t in surface(services, store=None).ticks if t.name == "retention")
     assert tick.seconds <= 24 * 3600  # at least daily
 
     tick.func()

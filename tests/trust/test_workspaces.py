@@ -30,7 +30,7 @@ from bot.delivery.sender import Sender
 from bot.delivery.service import enroll
 from bot.digest import blocks as digest_blocks
 from bot.digest.impact import impact_brief
-from bot.digest.listeners import send_due_digests
+from bot.digest.jobs import send_due_digests
 from bot.digest.models import MetricObservation
 from bot.digest.team import team_members
 from bot.intake.models import IntakeRequest, RequestStatus
