@@ -13,6 +13,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from bot.delivery.metrics import watch_outbox
 from bot.errors import ConfigError
 from bot.log import log_context
+from bot.people.roles import lead_directory
 from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings
@@ -124,7 +125,7 @@ def _leads_before_sessions(services: Services) -> Callable[[BoltRequest], None]:
 
     def refresh(request: BoltRequest) -> None:
         try:
-            services.leads.configured_leads()
+            lead_directory(services).configured_leads()
         except Exception as exc:  # the check itself reads them again (and says why not)
             log.warning("could not read the L&D lead groups: %s", type(exc).__name__)
 

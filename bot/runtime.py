@@ -16,7 +16,7 @@ from bot.errors import ConfigError, ServiceUnavailable, UserError
 from bot.plugins import plug_features
 from bot.services import Services
 from bot.settings import Settings, load_settings
-from bot.slack.client import MANIFEST_HINT
+from bot.webclient import MANIFEST_HINT
 
 
 class Runtime:

@@ -33,7 +33,7 @@ from bot.content.service import load_and_sync
 from bot.delivery.sender import release_process_leases
 from bot.errors import ConfigError, ServiceUnavailable
 from bot.services import Services, Tick
-from bot.slack.client import MANIFEST_HINT
+from bot.webclient import MANIFEST_HINT
 from bot.web import make_wsgi_app
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -22,9 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.db import make_engine, make_session_factory, session_scope
 from bot.metrics import Metrics
-from bot.people.roles import LeadDirectory
 from bot.settings import Settings
-from bot.slack.client import make_web_client
+from bot.webclient import make_web_client
 
 
 @dataclass(frozen=True)
@@ -94,10 +92,6 @@ class Services:
         if self._client is None:
             self._client = make_web_client(self.settings, metrics=self.metrics)
         return self._client
-
-    @cached_property
-    def leads(self) -> LeadDirectory:
-        return LeadDirectory(self.settings.ld_leads, lambda: self.client)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -20,7 +20,7 @@ from bot.metrics import database_unreachable
 from bot.output import render
 from bot.runtime import TOKEN_ERRORS, Runtime, missing_sqlite_file, pass_runtime
 from bot.settings import display_value, env_names, settings_markdown
-from bot.slack.client import MANIFEST_HINT
+from bot.webclient import MANIFEST_HINT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

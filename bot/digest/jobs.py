@@ -25,6 +25,7 @@ from bot.digest.weeks import (
 )
 from bot.log import log_context
 from bot.people.models import Person, Role
+from bot.people.roles import lead_directory
 from bot.services import Services
 from bot.slack import install
 
@@ -80,7 +81,7 @@ def _lead_ids(services: Services, scope: str | None) -> list[str]:
         in_db = set(session.scalars(query))
     if scope is not None:
         return sorted(in_db)  # configured ids are checked against each workspace's directory
-    return sorted(in_db | set(services.leads.configured_leads()))
+    return sorted(in_db | set(lead_directory(services).configured_leads()))
 
 
 def _send_one(

@@ -15,6 +15,7 @@ from bot.digest import blocks, service
 from bot.digest.chart import impact_png
 from bot.digest.impact import impact_brief
 from bot.errors import UserError
+from bot.people.roles import lead_directory
 from bot.people.service import find_person
 from bot.services import Services
 from bot.slack import install
@@ -131,7 +132,7 @@ def post_impact_brief(
     # Slack is told after the session closes: no transaction waits on a Web API call.
     refusal: str | None = None
     with services.session() as session:
-        if not services.leads.is_ld_lead(session, user_id, workspace_id=workspace_id):
+        if not lead_directory(services).is_ld_lead(session, user_id, workspace_id=workspace_id):
             refusal = "Impact briefs are for L&D leads (NUDGEBOT_LD_LEADS)."
         else:
             try:

@@ -21,6 +21,7 @@ from bot.intake import blocks, service
 from bot.intake.form import validate
 from bot.intake.models import DecisionAction, IntakeRequest, RequestStatus
 from bot.intake.posting import TriagePosting
+from bot.people.roles import lead_directory
 from bot.slack import install
 from bot.slack.acks import acks_first
 from bot.slack.router import FieldErrors, Refusal
@@ -114,7 +115,7 @@ class IntakeListeners(TriagePosting):
         self, client: WebClient, user: str, trigger_id: str, respond: Any, scope: str | None
     ) -> None:
         with self.services.session() as session:
-            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
+            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=scope)
             rows = (
                 service.ranked(session, now=self.services.clock.now(), workspace_id=scope)
                 if is_lead
@@ -210,7 +211,7 @@ class IntakeListeners(TriagePosting):
         request_id = int(action["value"])
         scope = install.request_scope(self.services, body)
         with self.services.session() as session:
-            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
+            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=scope)
             request = session.get(IntakeRequest, request_id)
             if request is not None and not service.in_workspace(request, scope):
                 request = None
@@ -241,7 +242,7 @@ class IntakeListeners(TriagePosting):
         request_id, kind = meta
         scope = install.request_scope(self.services, body)
         with self.services.session() as session:
-            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=scope)
+            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=scope)
         if not is_lead:
             raise FieldErrors({"note": NOT_A_LEAD.replace("&amp;", "&")})
         if kind is DecisionAction.needs_info and not note.strip():
@@ -271,7 +272,7 @@ class IntakeListeners(TriagePosting):
                 request_id=request_id,
                 action=kind,
                 actor_id=user,
-                actor_is_lead=self.services.leads.is_ld_lead(session, user, workspace_id=scope),
+                actor_is_lead=lead_directory(self.services).is_ld_lead(session, user, workspace_id=scope),
                 now=self.services.clock.now(),
                 note=note,
                 workspace_id=scope,

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.intake import blocks, service
 from bot.intake.models import IntakeRequest
+from bot.people.roles import lead_directory
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class TriagePosting:
             "triage: no triage channel is configured. The L&amp;D leads have been told; nothing "
             "you wrote is lost.",
         )
-        for lead in sorted(self.services.leads.configured_leads()):
+        for lead in sorted(lead_directory(self.services).configured_leads()):
             self.dm(
                 client,
                 lead,

@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,9 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.people.models import Person, Role
-
-if TYPE_CHECKING:
-    from bot.services import Services
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 GROUP_CACHE_SECONDS = 300

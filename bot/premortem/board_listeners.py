@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from bot.errors import UserError
+from bot.people.roles import lead_directory
 from bot.premortem import blocks, service
 from bot.premortem.listeners import Ack, PremortemListeners, Respond, field_state, tell
 from bot.premortem.models import Phase, PreventionStatus, Risk
@@ -53,7 +54,7 @@ class BoardListeners(PremortemListeners):
         premortem_id = int(body["actions"][0]["value"])
         with self.services.session() as session:
             p = service.get(session, premortem_id, workspace_id=self._scope())
-            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
             service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
             risks = service.active_risks(session, p.id)
             if len(risks) < 2:
@@ -68,7 +69,7 @@ class BoardListeners(PremortemListeners):
         premortem_id = int(view["private_metadata"])
         with self.poster.lock(premortem_id), self.services.session() as session:
             p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
             service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
             if not source or not target:
                 raise UserError("pick both risks")
@@ -93,7 +94,7 @@ class BoardListeners(PremortemListeners):
         premortem_id, risk_id = (int(v) for v in body["actions"][0]["value"].split(":"))
         with self.services.session() as session:
             p = service.get(session, premortem_id, workspace_id=self._scope())
-            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
             service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
             if p.phase != Phase.decide:
                 raise UserError("decisions are recorded in the decide phase")
@@ -116,7 +117,7 @@ class BoardListeners(PremortemListeners):
             return
         with self.poster.lock(premortem_id), self.services.session() as session:
             p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
             service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
             prevention = service.record_prevention(
                 session, premortem=p, risk_id=risk_id, action=action, owner_id=owner,
@@ -141,7 +142,7 @@ class BoardListeners(PremortemListeners):
             prevention = service.set_prevention_status(
                 session, prevention_id=prevention_id, status=new_status,
                 actor_id=user,
-                is_lead=self.services.leads.is_ld_lead(
+                is_lead=lead_directory(self.services).is_ld_lead(
                     session, user, workspace_id=self._scope()
                 ),
                 now=self._now(), workspace_id=self._scope(),

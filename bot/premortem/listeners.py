@@ -15,6 +15,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import PermissionDenied, UserError
+from bot.people.roles import lead_directory
 from bot.premortem import blocks, service
 from bot.premortem.models import Phase
 from bot.premortem.posting import CHANNEL_GONE, Poster, slack_error
@@ -226,7 +227,7 @@ class PremortemListeners:
         premortem_id = int(raw_id)
         with self.poster.lock(premortem_id), self.services.session() as session:
             p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-            is_lead = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
             service.require_facilitator(p, user, is_lead=is_lead, doing="move the phase on")
             if leaving and leaving != p.phase.value:
                 raise UserError(
@@ -249,7 +250,7 @@ class PremortemListeners:
         with self.services.session() as session:
             p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
             service.take_over(
-                session, premortem=p, user_id=user, is_lead=self.services.leads.is_ld_lead(
+                session, premortem=p, user_id=user, is_lead=lead_directory(self.services).is_ld_lead(
                     session, user, workspace_id=self._scope()), facilitator_gone=gone,
             )  # fmt: skip
         self._quietly(lambda: self.poster.refresh_parent(premortem_id))

@@ -22,6 +22,7 @@ from bot.delivery.planner import enroll_and_plan
 from bot.errors import PermissionDenied, UserError
 from bot.people.listeners import PeopleListeners
 from bot.people.models import Person
+from bot.people.roles import lead_directory
 from bot.people.service import find_person
 from bot.proof import blocks, controls, home, pauses, payload
 from bot.services import Services
@@ -121,7 +122,7 @@ class HomeListeners:
                 person=person,
                 now=self.services.clock.now(),
                 settings=self.services.settings,
-                is_lead=self.services.leads.is_ld_lead(session, user, workspace_id=self._scope()),
+                is_lead=lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope()),
                 page=page,
             )
             view = blocks.home_view(data)
@@ -236,7 +237,7 @@ class HomeListeners:
         user = body["user"]["id"]
         program_id = str(body["actions"][0].get("value") or "")
         with self.services.session() as session:
-            allowed = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            allowed = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
             row = session.get(ProgramRow, program_id) if allowed else None
             title = row.title if row else program_id
         if not allowed:  # a Home tab click has no response_url: the router DMs the refusal
@@ -256,7 +257,7 @@ class HomeListeners:
         if group and not re.fullmatch(r"S[A-Z0-9]{2,}", group):
             raise FieldErrors({"usergroup": "A user group id starts with S, like S0123ABCD."})
         with self.services.session() as session:
-            allowed = self.services.leads.is_ld_lead(session, user, workspace_id=self._scope())
+            allowed = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
         if not allowed:
             raise FieldErrors({"channel": NOT_A_LEAD})
         ack()

@@ -48,7 +48,7 @@ from bot.db import Base
 from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.slack import bolt
-from bot.slack.client import make_web_client
+from bot.webclient import make_web_client
 from bot.slack.tokens import WorkspaceTokens, credentials
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.errors import ConfigError
 from bot.settings import Settings
-from bot.slack.client import make_web_client
+from bot.webclient import make_web_client
 
 # How long a workspace's bot token is reused before the store is read again.
 TOKEN_CACHE_SECONDS = 300
