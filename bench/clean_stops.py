@@ -101,16 +101,26 @@ def seed(db_url: str, fake_url: str) -> list[tuple[int, int]]:
                 user = f"U{n:07d}"  # the fake server's users
                 person = session.execute(
                     insert(Person).returning(Person.id),
-                    {"slack_user_id": user, "name": user, "tz": "UTC", "locale": "en-US",
-                     "working_days": "mon,tue,wed,thu,fri,sat,sun",
-                     "working_hours": "00:00-23:59"},
-                ).scalar_one()  # fmt: skip
+                    {
+                        "slack_user_id": user,
+                        "name": user,
+                        "tz": "UTC",
+                        "locale": "en-US",
+                        "working_days": "mon,tue,wed,thu,fri,sat,sun",
+                        "working_hours": "00:00-23:59",
+                    },
+                ).scalar_one()
                 enrollment = session.execute(
                     insert(Enrollment).returning(Enrollment.id),
-                    {"person_id": person, "program_id": PROGRAM, "program_version_id": version,
-                     "starts_at": now - timedelta(days=1), "enrolled_by": "bench",
-                     "source": "bench"},
-                ).scalar_one()  # fmt: skip
+                    {
+                        "person_id": person,
+                        "program_id": PROGRAM,
+                        "program_version_id": version,
+                        "starts_at": now - timedelta(days=1),
+                        "enrolled_by": "bench",
+                        "source": "bench",
+                    },
+                ).scalar_one()
                 pairs.append((enrollment, person))
         return pairs
     finally:
@@ -128,10 +138,15 @@ def top_up(db_url: str, fake_url: str, pairs: list[tuple[int, int]], repetition:
             missing = BACKLOG - int(waiting or 0)
             due = services.clock.now() - timedelta(minutes=1)
             rows = [
-                {"enrollment_id": e, "person_id": p, "step_id": STEP, "repetition": repetition,
-                 "due_at": due}
+                {
+                    "enrollment_id": e,
+                    "person_id": p,
+                    "step_id": STEP,
+                    "repetition": repetition,
+                    "due_at": due,
+                }
                 for e, p in pairs[: max(0, missing)]
-            ]  # fmt: skip
+            ]
             if rows:
                 session.execute(insert(Delivery), rows)
     finally:
@@ -210,8 +225,11 @@ def one_stop(db_url: str, fake: FakeProcess, number: int) -> StopResult:
     env.update(_bot_env(db_url, fake.base_url))
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port", "0"],
-        cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     lines: list[str] = []
     url = None
@@ -246,9 +264,14 @@ def one_stop(db_url: str, fake: FakeProcess, number: int) -> StopResult:
     reader.join(timeout=10)
     bad = [line for line in lines if _is_bad(line)]
     return StopResult(
-        sig.name, code, took, in_flight, clients.done,
-        int(fake.report()["post_calls"]) - int(posts_before), bad_lines=bad,
-    )  # fmt: skip
+        sig.name,
+        code,
+        took,
+        in_flight,
+        clients.done,
+        int(fake.report()["post_calls"]) - int(posts_before),
+        bad_lines=bad,
+    )
 
 
 def _is_bad(line: str) -> bool:
@@ -264,8 +287,12 @@ def main() -> None:
     plug_features()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--load", type=int, default=os.cpu_count() or 2,
-                        help="busy-loop processes (default: one per core)")  # fmt: skip
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="busy-loop processes (default: one per core)",
+    )
     parser.add_argument("--postgres", help="PostgreSQL server URL (default: SQLite)")
     args = parser.parse_args()
     os.chdir(REPO)  # the library (nudges/) and config/ as `nudgebot run` finds them
@@ -296,17 +323,23 @@ def _publish(results: list[StopResult], args: argparse.Namespace) -> None:
     seconds = [r.seconds for r in results]
     rows = [
         ("clean stops (exit 0, no ERROR line, no traceback)", f"{clean} of {len(results)}"),
-        ("stops by SIGTERM / SIGINT",
-         f"{sum(r.signal == 'SIGTERM' for r in results)} / "
-         f"{sum(r.signal == 'SIGINT' for r in results)}"),
-        ("runs with requests in flight at the signal",
-         f"{sum(r.in_flight > 0 for r in results)} of {len(results)}"),
+        (
+            "stops by SIGTERM / SIGINT",
+            f"{sum(r.signal == 'SIGTERM' for r in results)} / "
+            f"{sum(r.signal == 'SIGINT' for r in results)}",
+        ),
+        (
+            "runs with requests in flight at the signal",
+            f"{sum(r.in_flight > 0 for r in results)} of {len(results)}",
+        ),
         ("runs that were posting nudges", f"{sum(r.posts > 0 for r in results)} of {len(results)}"),
-        ("time to stop, median / max",
-         f"{statistics.median(seconds):.2f} s / {max(seconds):.2f} s"),
+        (
+            "time to stop, median / max",
+            f"{statistics.median(seconds):.2f} s / {max(seconds):.2f} s",
+        ),
         ("CPU load", f"{args.load} busy-loop process(es) throughout"),
         ("database", "PostgreSQL" if args.postgres else "SQLite"),
-    ]  # fmt: skip
+    ]
     publish(
         "clean_stops",
         "Clean stops of `nudgebot run` under load",

@@ -138,9 +138,7 @@ def plan_all(services: Services) -> int:
 class FakeProcess:
     """bench/delivery_fake_server.py as a child process."""
 
-    def __init__(
-        self, users: int, workspace_per_minute: float | None = None, *faults: str
-    ) -> None:
+    def __init__(self, users: int, workspace_per_minute: float | None = None, *faults: str) -> None:
         """`faults`: more arguments of delivery_fake_server.py (--fault-share ...)."""
         cmd = [sys.executable, str(HERE / "delivery_fake_server.py"), "--users", str(users)]
         if workspace_per_minute:

@@ -157,15 +157,35 @@ def budget(url: str) -> None:
         "same three replicas got 607 of 2,607 posts answered 429 (23%). "
         f"Load average at the end: {os.getloadavg()[0]:.1f}.\n\n"
         + markdown_table(
-            ["replicas", "nudges", "budget/min", "seconds", "achieved/min", "of budget",
-             "429s", "429 share", "each exactly once"],
-            [[3, nudges, per_minute, f"{span:.1f}", f"{rate:.0f}",
-              f"{rate / per_minute:.1%}", got["rate_limited"], f"{limited:.2%}",
-              "yes" if once else "NO"]],
+            [
+                "replicas",
+                "nudges",
+                "budget/min",
+                "seconds",
+                "achieved/min",
+                "of budget",
+                "429s",
+                "429 share",
+                "each exactly once",
+            ],
+            [
+                [
+                    3,
+                    nudges,
+                    per_minute,
+                    f"{span:.1f}",
+                    f"{rate:.0f}",
+                    f"{rate / per_minute:.1%}",
+                    got["rate_limited"],
+                    f"{limited:.2%}",
+                    "yes" if once else "NO",
+                ]
+            ],
         )
-    )  # fmt: skip
-    publish("delivery_replicas_budget", "Three replicas share one workspace budget", body,
-            database=url)  # fmt: skip
+    )
+    publish(
+        "delivery_replicas_budget", "Three replicas share one workspace budget", body, database=url
+    )
     print(f"{seconds:.1f} s in all")
 
 
@@ -187,14 +207,34 @@ def retry_after(url: str) -> None:
         "of 90 s (some overlap), which every replica honours. "
         f"Load average at the end: {os.getloadavg()[0]:.1f}.\n\n"
         + markdown_table(
-            ["replicas", "nudges", "429s served (Retry-After 90)", "seconds",
-             "people with 2+ DMs", "people with none", "each exactly once"],
-            [[3, nudges, got["injected_429"], f"{seconds:.0f}", doubled, missing,
-              "yes" if _exactly_once(got, nudges) else "NO"]],
+            [
+                "replicas",
+                "nudges",
+                "429s served (Retry-After 90)",
+                "seconds",
+                "people with 2+ DMs",
+                "people with none",
+                "each exactly once",
+            ],
+            [
+                [
+                    3,
+                    nudges,
+                    got["injected_429"],
+                    f"{seconds:.0f}",
+                    doubled,
+                    missing,
+                    "yes" if _exactly_once(got, nudges) else "NO",
+                ]
+            ],
         )
-    )  # fmt: skip
-    publish("delivery_replicas_retry_after", "Exactly once under a 90-second Retry-After",
-            body, database=url)  # fmt: skip
+    )
+    publish(
+        "delivery_replicas_retry_after",
+        "Exactly once under a 90-second Retry-After",
+        body,
+        database=url,
+    )
 
 
 def faults(url: str) -> None:
@@ -205,25 +245,52 @@ def faults(url: str) -> None:
         ("clean", []),
         (
             "10% of posts faulted",
-            ["--fault-share", "0.1", "--fault-kinds", "slow,server_error,drop,rate_limited",
-             "--retry-after", "1", "--slow-seconds", "15"],
+            [
+                "--fault-share",
+                "0.1",
+                "--fault-kinds",
+                "slow,server_error,drop,rate_limited",
+                "--retry-after",
+                "1",
+                "--slow-seconds",
+                "15",
+            ],
         ),
         (
             "10% of every call faulted",
-            ["--fault-share", "0.1", "--fault-kinds", "slow,server_error,drop,rate_limited",
-             "--retry-after", "1", "--slow-seconds", "15", "--fault-methods", "*"],
+            [
+                "--fault-share",
+                "0.1",
+                "--fault-kinds",
+                "slow,server_error,drop,rate_limited",
+                "--retry-after",
+                "1",
+                "--slow-seconds",
+                "15",
+                "--fault-methods",
+                "*",
+            ],
         ),
-    ):  # fmt: skip
+    ):
         seconds, got = _run(
-            url, nudges, 1, (per_minute, extra), 900,
+            url,
+            nudges,
+            1,
+            (per_minute, extra),
+            900,
             NUDGEBOT_SEND_RATE_PER_MINUTE=str(per_minute),
-        )  # fmt: skip
+        )
         times[label] = seconds
         rows.append(
-            [label, nudges, got["faults"], f"{seconds:.1f}",
-             f"{seconds / times['clean']:.2f}x",
-             "yes" if _exactly_once(got, nudges) else "NO"]
-        )  # fmt: skip
+            [
+                label,
+                nudges,
+                got["faults"],
+                f"{seconds:.1f}",
+                f"{seconds / times['clean']:.2f}x",
+                "yes" if _exactly_once(got, nudges) else "NO",
+            ]
+        )
     body = (
         f"One `nudgebot send` process, {nudges} nudges, budget {per_minute}/min enforced by "
         "the fake Slack. Faulted: 10% of chat.postMessage calls are, in equal shares, "
@@ -243,8 +310,7 @@ def faults(url: str) -> None:
             rows,
         )
     )
-    publish("delivery_replicas_faults", "Faults cost only the faulted nudges", body,
-            database=url)  # fmt: skip
+    publish("delivery_replicas_faults", "Faults cost only the faulted nudges", body, database=url)
 
 
 def main() -> None:
@@ -255,8 +321,10 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default=os.environ.get("NUDGEBOT_TEST_POSTGRES_URL"))
     args = parser.parse_args()
-    url = require_postgres(args.database_url, how="pass --database-url or set "
-                           "NUDGEBOT_TEST_POSTGRES_URL (replicas share PostgreSQL)")  # fmt: skip
+    url = require_postgres(
+        args.database_url,
+        how="pass --database-url or set NUDGEBOT_TEST_POSTGRES_URL (replicas share PostgreSQL)",
+    )
     if args.scenario in ("budget", "all"):
         budget(url)
     if args.scenario in ("retry-after", "all"):

@@ -82,14 +82,25 @@ def program() -> Program:
     five = {k: f"The {k}." for k in ("problem", "behavior", "place", "prompt", "proof")}
     return Program.model_validate(
         {
-            "id": "bench-program", "title": "Benchmark program", "owner": "ld@example.com",
-            "summary": "Benchmark.", "locales": ["en"], **five,
-            "metric": {"name": "KPI", "unit": "%", "direction": "down", "baseline": 18,
-                       "target": 12, "by": "90d"},
-            "steps": [{"id": "s0", "kind": "prompt", "text": "Do the thing today.",
-                       "when": {"day": 0}}],
+            "id": "bench-program",
+            "title": "Benchmark program",
+            "owner": "ld@example.com",
+            "summary": "Benchmark.",
+            "locales": ["en"],
+            **five,
+            "metric": {
+                "name": "KPI",
+                "unit": "%",
+                "direction": "down",
+                "baseline": 18,
+                "target": 12,
+                "by": "90d",
+            },
+            "steps": [
+                {"id": "s0", "kind": "prompt", "text": "Do the thing today.", "when": {"day": 0}}
+            ],
         }
-    )  # fmt: skip
+    )
 
 
 def content_dir(work: Path) -> Path:
@@ -109,35 +120,77 @@ def seed(services: Services, fake: FakeSlack, *, nudges: int, clickers: int) -> 
     with services.session() as session:
         session.add(ProgramRow(id=prog.id, title="Benchmark program", owner=prog.owner))
         content = json.loads(canonical_json(prog))
-        version = ProgramVersion(program_id=prog.id, number=1, content_hash=content_hash(prog),
-                                 content=content, loaded_at=now)  # fmt: skip
+        version = ProgramVersion(
+            program_id=prog.id,
+            number=1,
+            content_hash=content_hash(prog),
+            content=content,
+            loaded_at=now,
+        )
         session.add(version)
         session.flush()
         version_id = version.id
         users = [f"U{n:08d}" for n in range(nudges + clickers)]
-        session.execute(insert(Person), [
-            {"slack_user_id": u, "workspace_id": "", "name": u, "tz": "UTC", "locale": "en-US",
-             "role": "employee", "is_deleted": False, "is_bot": False,
-             "created_at": now, "updated_at": now} for u in users
-        ])  # fmt: skip
+        session.execute(
+            insert(Person),
+            [
+                {
+                    "slack_user_id": u,
+                    "workspace_id": "",
+                    "name": u,
+                    "tz": "UTC",
+                    "locale": "en-US",
+                    "role": "employee",
+                    "is_deleted": False,
+                    "is_bot": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for u in users
+            ],
+        )
         ids = {r[0]: r[1] for r in session.execute(select(Person.slack_user_id, Person.id))}
         # Planned already (the outbox rows below): the plan tick, as in a steady state,
         # has nobody to re-plan, and its timing never decides what a round measures.
-        session.execute(insert(Enrollment), [
-            {"person_id": ids[u], "program_id": prog.id, "program_version_id": version_id,
-             "status": "active", "starts_at": now, "arm": "", "source": "bench",
-             "replan_at": now + timedelta(days=30), "created_at": now, "updated_at": now}
-            for u in users
-        ])  # fmt: skip
+        session.execute(
+            insert(Enrollment),
+            [
+                {
+                    "person_id": ids[u],
+                    "program_id": prog.id,
+                    "program_version_id": version_id,
+                    "status": "active",
+                    "starts_at": now,
+                    "arm": "",
+                    "source": "bench",
+                    "replan_at": now + timedelta(days=30),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for u in users
+            ],
+        )
         enrollments = {
             r[0]: r[1] for r in session.execute(select(Enrollment.person_id, Enrollment.id))
         }
-        session.execute(insert(Delivery), [
-            {"enrollment_id": enrollments[ids[u]], "person_id": ids[u], "step_id": "s0",
-             "repetition": 0, "status": "planned", "due_at": now + timedelta(days=1),
-             "window_end": now + timedelta(hours=6), "attempts": 0,
-             "created_at": now, "updated_at": now} for u in users[:nudges]
-        ])  # fmt: skip
+        session.execute(
+            insert(Delivery),
+            [
+                {
+                    "enrollment_id": enrollments[ids[u]],
+                    "person_id": ids[u],
+                    "step_id": "s0",
+                    "repetition": 0,
+                    "status": "planned",
+                    "due_at": now + timedelta(days=1),
+                    "window_end": now + timedelta(hours=6),
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for u in users[:nudges]
+            ],
+        )
     for u in users:
         fake.add_user(u, name=u.lower())
     for channel in CHANNELS:
@@ -154,8 +207,13 @@ def sent_nudges(services: Services, clickers: list[str]) -> list[dict[str, Any]]
             person = session.scalars(select(Person).where(Person.slack_user_id == user)).one()
             enrollment = session.scalar(select(Enrollment).where(Enrollment.person_id == person.id))
             assert enrollment is not None
-            delivery = Delivery(enrollment_id=enrollment.id, person_id=person.id, step_id="s0",
-                                repetition=0, due_at=services.clock.now())  # fmt: skip
+            delivery = Delivery(
+                enrollment_id=enrollment.id,
+                person_id=person.id,
+                step_id="s0",
+                repetition=0,
+                due_at=services.clock.now(),
+            )
             session.add(delivery)
             session.flush()
             message = step_message(prog, "s0", locale="en", delivery_id=delivery.id)
@@ -209,8 +267,12 @@ def burst(
         recorder.kind = KINDS[0]
         if recorder.kind in kinds:
             message = fake.message(n["channel"], n["ts"])
-            recorder.block_actions(user_id=n["user"], actions=[{"action_id": "nudge_done"}],
-                                   message=message, channel_id=n["channel"])  # fmt: skip
+            recorder.block_actions(
+                user_id=n["user"],
+                actions=[{"action_id": "nudge_done"}],
+                message=message,
+                channel_id=n["channel"],
+            )
         recorder.kind = KINDS[1]
         if recorder.kind in kinds:
             recorder.slash_command("/nudges", "status", user_id=user, channel_id=CHANNELS[0])
@@ -242,8 +304,10 @@ class Clicker:
     def __init__(self, port: int) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--click", "--port", str(port)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def round(self, requests: list[dict[str, str]]) -> dict[str, list[float]]:
         """Everyone at once; each ack's latency in ms, by kind."""
@@ -278,10 +342,13 @@ def send_together(port: int, requests: list[dict[str, str]]) -> dict[str, list[A
     def press(i: int, request: dict[str, str]) -> None:
         body = request["body"].encode()
         stamp = int(time.time())
-        headers = {"Content-Type": request["content_type"], "User-Agent": USER_AGENT,
-                   "X-Slack-Request-Timestamp": str(stamp),
-                   "X-Slack-Signature": slack_signature(SECRET, body, stamp),
-                   KIND_HEADER: request["kind"]}  # fmt: skip
+        headers = {
+            "Content-Type": request["content_type"],
+            "User-Agent": USER_AGENT,
+            "X-Slack-Request-Timestamp": str(stamp),
+            "X-Slack-Signature": slack_signature(SECRET, body, stamp),
+            KIND_HEADER: request["kind"],
+        }
         barrier.wait()
         started = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -308,9 +375,16 @@ def percentile(values: list[float], q: float) -> float:
 
 def bench_settings(url: str, api_url: str, content: Path | None = None) -> Settings:
     extra: dict[str, Any] = {"content_dir": content} if content is not None else {}
-    return Settings(_env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET,  # type: ignore[call-arg]
-                    database_url=url, slack_api_url=api_url, send_rate_per_minute=0,
-                    respect_dnd=False, **extra)  # fmt: skip
+    return Settings(
+        _env_file=None,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,  # type: ignore[call-arg]
+        database_url=url,
+        slack_api_url=api_url,
+        send_rate_per_minute=0,
+        respect_dnd=False,
+        **extra,
+    )
 
 
 def timed(wsgi: Any, timings: dict[str, list[float]]) -> Any:
@@ -446,10 +520,21 @@ def measure(args: argparse.Namespace) -> Measured:
         )
         log = (work / "bot.log").open("w")
         bot = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--work", str(work), "--database-url", url,
-             "--api-url", fake.base_url, "--content", str(content_dir(work))],
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                "--work",
+                str(work),
+                "--database-url",
+                url,
+                "--api-url",
+                fake.base_url,
+                "--content",
+                str(content_dir(work)),
+            ],
             stderr=log,
-        )  # fmt: skip
+        )
         sent_bursts: list[Burst] = []
         try:
             wait_until(lambda: (work / "port").exists() or bot.poll() is not None, 120, "start")
@@ -563,9 +648,15 @@ def reset(url: str) -> None:
 def _row(kind: str, when: str, values: list[float], inside: list[float]) -> list[object]:
     if not values:
         return [kind, when, 0, "", "", "", ""]
-    return [kind, when, len(values), f"{statistics.median(values):.1f}",
-            f"{percentile(values, 0.99):.1f}", f"{max(values):.1f}",
-            f"{percentile(inside, 0.99):.1f}" if inside else ""]  # fmt: skip
+    return [
+        kind,
+        when,
+        len(values),
+        f"{statistics.median(values):.1f}",
+        f"{percentile(values, 0.99):.1f}",
+        f"{max(values):.1f}",
+        f"{percentile(inside, 0.99):.1f}" if inside else "",
+    ]
 
 
 def sent_kinds(kinds: tuple[str, ...]) -> str:

@@ -60,8 +60,15 @@ def main() -> None:
             seconds = time.monotonic() - started
             tail = [line for line in result.stdout.splitlines() if line.strip()][-1:]
             summary = re.sub(r"=+", "", tail[0]).strip() if tail else "no output"
-            rows.append([run, "passed" if result.returncode == 0 else "FAILED", summary,
-                         f"{seconds:.0f}", f"{os.getloadavg()[0]:.1f}"])  # fmt: skip
+            rows.append(
+                [
+                    run,
+                    "passed" if result.returncode == 0 else "FAILED",
+                    summary,
+                    f"{seconds:.0f}",
+                    f"{os.getloadavg()[0]:.1f}",
+                ]
+            )
             print(f"run {run}: {rows[-1][1]} in {seconds:.0f} s ({summary})", flush=True)
             if result.returncode != 0:
                 failed = [ln for ln in result.stdout.splitlines() if ln.startswith("FAILED")]
@@ -82,8 +89,12 @@ def main() -> None:
     if args.no_publish:
         print(body)
     else:
-        publish("suite_under_load", "The test suite on a busy machine", body,
-                database=[None, postgres] if postgres else None)  # fmt: skip
+        publish(
+            "suite_under_load",
+            "The test suite on a busy machine",
+            body,
+            database=[None, postgres] if postgres else None,
+        )
     if passed < args.runs:
         raise SystemExit(1)
 

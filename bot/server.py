@@ -33,8 +33,8 @@ from bot.content.service import load_and_sync
 from bot.delivery.sender import release_process_leases
 from bot.errors import ConfigError, ServiceUnavailable
 from bot.services import Services, Tick
-from bot.webclient import MANIFEST_HINT
 from bot.web import make_wsgi_app
+from bot.webclient import MANIFEST_HINT
 
 log = logging.getLogger(__name__)
 # After SIGTERM, running ticks get this long to finish; the promise is "gone within 10 s".

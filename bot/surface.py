@@ -78,7 +78,9 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
     slack_routes = (
         # -- slash commands ----------------------------------------------------------------
         command(
-            "/nudges", home.command, verbs={"digest": digests.nudges_digest},
+            "/nudges",
+            home.command,
+            verbs={"digest": digests.nudges_digest},
             explain=home_listeners.nothing_changed,
         ),
         command("/intake", forms.command),
@@ -92,12 +94,16 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
         action("nudge_reflect", answers.reflect_click, explain=proof.nothing_changed),
         action("nudge_link", answers.link_click),
         view_submission(
-            proof_blocks.NOT_RELEVANT_CALLBACK, answers.submit_reason,
-            error_block="reason", explain=proof.not_saved,
+            proof_blocks.NOT_RELEVANT_CALLBACK,
+            answers.submit_reason,
+            error_block="reason",
+            explain=proof.not_saved,
         ),
         view_submission(
-            proof_blocks.REFLECTION_CALLBACK, answers.submit_reflection,
-            error_block="answer", explain=proof.not_saved,
+            proof_blocks.REFLECTION_CALLBACK,
+            answers.submit_reflection,
+            error_block="answer",
+            explain=proof.not_saved,
         ),
         # -- App Home (proof, digest) --------------------------------------------------------
         action(proof_blocks.RESUME_ACTION, home.resume_click),
@@ -112,8 +118,10 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
         action(digest_blocks.IMPACT_ACTION, digests.impact),
         # -- /intake: the form, triage, the requester's answer -------------------------------
         view_submission(
-            intake_blocks.FORM_CALLBACK, forms.submit_form,
-            error_block="goal", explain=intake.form_refused,
+            intake_blocks.FORM_CALLBACK,
+            forms.submit_form,
+            error_block="goal",
+            explain=intake.form_refused,
         ),
         view_closed(intake_blocks.FORM_CALLBACK, forms.close_form),
         view_submission(
@@ -135,9 +143,7 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
         action(premortem_blocks.MERGE, board.open_merge),
         view_submission(premortem_blocks.MERGE_VIEW, board.submit_merge, error_block="target"),
         action(premortem_blocks.DECIDE, board.open_decision),
-        view_submission(
-            premortem_blocks.DECIDE_VIEW, board.submit_decision, error_block="action"
-        ),
+        view_submission(premortem_blocks.DECIDE_VIEW, board.submit_decision, error_block="action"),
         action(re.compile(f"^{premortem_blocks.PREVENTION_STATUS}_"), board.prevention_status),
         # -- events (every handler of a type, in order) --------------------------------------
         event(

@@ -161,8 +161,15 @@ def _readable(body: bytes, content_type: str) -> bool:
 # Fields Bolt reads ids from before any listener runs, assuming Slack's shapes.
 # Present means an object: Bolt calls .get() on them (a JSON null included).
 _OBJECTS = (
-    "view", "container", "message", "event", "state", "item", "previous_message", "tokens",
-)  # fmt: skip
+    "view",
+    "container",
+    "message",
+    "event",
+    "state",
+    "item",
+    "previous_message",
+    "tokens",
+)
 _IDS = ("team", "user", "channel", "enterprise")
 _LISTS = ("actions", "authorizations")
 

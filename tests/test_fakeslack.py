@@ -1106,8 +1106,10 @@ def test_oauth_code_exchange_and_refresh_rotate_the_bot_token(
         anon.oauth_v2_access(client_id="111.222", client_secret="wrong", code=code)
     first = anon.oauth_v2_access(client_id="111.222", client_secret="s3cret", code=code)
     assert (first["team"]["id"], first["authed_user"]["id"], first["token_type"]) == (
-        "T0NEW", "U0ADMIN", "bot",
-    )  # fmt: skip
+        "T0NEW",
+        "U0ADMIN",
+        "bot",
+    )
     assert first["expires_in"] == 3600 and first["access_token"].startswith("xoxe.xoxb-")
     with pytest.raises(SlackApiError, match="invalid_code"):  # a code works once
         anon.oauth_v2_access(client_id="111.222", client_secret="s3cret", code=code)
@@ -1117,16 +1119,20 @@ def test_oauth_code_exchange_and_refresh_rotate_the_bot_token(
     assert bot.auth_test()["team_id"] == "T0NEW"
 
     second = anon.oauth_v2_access(
-        client_id="111.222", client_secret="s3cret",
-        grant_type="refresh_token", refresh_token=first["refresh_token"],
-    )  # fmt: skip
+        client_id="111.222",
+        client_secret="s3cret",
+        grant_type="refresh_token",
+        refresh_token=first["refresh_token"],
+    )
     assert second["access_token"] != token and second["refresh_token"] != first["refresh_token"]
     assert timed_fake.tokens_of("T0NEW") == [token, second["access_token"]]
     with pytest.raises(SlackApiError, match="invalid_refresh_token"):  # used up
         anon.oauth_v2_access(
-            client_id="111.222", client_secret="s3cret",
-            grant_type="refresh_token", refresh_token=first["refresh_token"],
-        )  # fmt: skip
+            client_id="111.222",
+            client_secret="s3cret",
+            grant_type="refresh_token",
+            refresh_token=first["refresh_token"],
+        )
 
     manual_clock.advance(3600)
     with pytest.raises(SlackApiError, match="token_expired"):

@@ -214,4 +214,3 @@ def explain(exc: Exception) -> tuple[str, int]:
 def _first_line(value: object) -> str:
     lines = str(value).strip().splitlines()
     return lines[0] if lines else type(value).__name__
-

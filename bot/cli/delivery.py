@@ -92,8 +92,12 @@ def _workspace(services: Services, workspace: str | None) -> tuple[str | None, W
 @click.option("--user", "users", multiple=True, help="Slack user id (U…); repeatable.")
 @click.option("--usergroup", "usergroups", multiple=True, help="User group id (S…); its members.")
 @click.option("--channel", "channels", multiple=True, help="Channel id (C…); its members.")
-@click.option("--csv", "csv_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="CSV with a slack_user_id or email column.")  # fmt: skip
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV with a slack_user_id or email column.",
+)
 @click.option("--team", help="Everyone of this team (from the org CSV).")
 @click.option("--start", default="now", show_default=True, help="now, or a date (YYYY-MM-DD).")
 @click.option(
@@ -121,16 +125,30 @@ def enroll(
     scope, client = _workspace(services, workspace)
     if users or usergroups or channels:  # Slack is asked about these: is it there at all?
         check_slack(client, services.settings)
-    ids = _targets(services, client, workspace_id=scope, users=users, usergroups=usergroups,
-                   channels=channels, csv_file=csv_file, team=team)  # fmt: skip
+    ids = _targets(
+        services,
+        client,
+        workspace_id=scope,
+        users=users,
+        usergroups=usergroups,
+        channels=channels,
+        csv_file=csv_file,
+        team=team,
+    )
     _learn_unknown(services, client, ids, scope)
     with services.session() as session:
         result = planner.enroll_and_plan(
-            session, settings=services.settings, now=services.clock.now(), program_id=program,
-            user_ids=ids, enrolled_by="cli", source="cli", workspace_id=scope,
+            session,
+            settings=services.settings,
+            now=services.clock.now(),
+            program_id=program,
+            user_ids=ids,
+            enrolled_by="cli",
+            source="cli",
+            workspace_id=scope,
             starts_at=start_at if isinstance(start_at, datetime) else now,
             start_date=None if isinstance(start_at, datetime) else start_at,
-        )  # fmt: skip
+        )
     for user_id, why in result.skipped:
         click.echo(f"skipped {user_id}: {why}", err=True)
     click.echo(

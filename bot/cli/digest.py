@@ -85,9 +85,13 @@ def list_observations(runtime: Runtime, program: str, fmt: str) -> None:
 @click.command()
 @click.argument("program")
 @click.option(
-    "--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
     help="Markdown for people, JSON for tools.",
-)  # fmt: skip
+)
 @click.option(
     "--png", type=click.Path(path_type=Path, dir_okay=False), help="Also write the chart."
 )

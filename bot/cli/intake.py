@@ -14,10 +14,29 @@ from bot.output import format_option, render
 from bot.runtime import Runtime, pass_runtime
 
 COLUMNS = (
-    "id", "status", "impact", "gap", "cost", "urgency", "reach", "urgency_band", "impact_band",
-    "requester", "goal", "audience", "context", "cost_of_inaction", "horizon", "team", "sponsor",
-    "diagnostic", "claimed_by", "decided_by", "decided_at", "created_at",
-)  # fmt: skip
+    "id",
+    "status",
+    "impact",
+    "gap",
+    "cost",
+    "urgency",
+    "reach",
+    "urgency_band",
+    "impact_band",
+    "requester",
+    "goal",
+    "audience",
+    "context",
+    "cost_of_inaction",
+    "horizon",
+    "team",
+    "sponsor",
+    "diagnostic",
+    "claimed_by",
+    "decided_by",
+    "decided_at",
+    "created_at",
+)
 # bot.output.format_option is untyped; this keeps `mypy --strict` able to see through it.
 _format_option = cast(Callable[[Callable[..., None]], Callable[..., None]], format_option())
 TABLE_COLUMNS = ("id", "status", "impact", "gap", "cost", "urgency", "reach", "requester", "goal")

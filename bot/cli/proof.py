@@ -48,7 +48,9 @@ def export(runtime: Runtime, fmt: str, program_id: str | None, since: str | None
     with services.session() as session:
         rows = service.export(session, program_id=program_id, since=start)
         audit.record(
-            session, actor=audit.cli_actor(), action=audit.Action.data_export,
+            session,
+            actor=audit.cli_actor(),
+            action=audit.Action.data_export,
             target="proof_events",
             details={"rows": len(rows), "format": fmt, "program": program_id or "all"},
             now=services.clock.now(),

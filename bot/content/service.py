@@ -102,8 +102,12 @@ def _sync_program(
     )
     number = (highest or 0) + 1
     audit.record(
-        session, actor=audit.SYSTEM, action=audit.Action.program_launch,
-        target=f"program:{program.id}", details={"version": number}, now=now,
+        session,
+        actor=audit.SYSTEM,
+        action=audit.Action.program_launch,
+        target=f"program:{program.id}",
+        details={"version": number},
+        now=now,
     )
     session.add(
         models.ProgramVersion(

@@ -48,9 +48,13 @@ class DeliveryJobs:
         if stats.claimed:
             log.info(
                 "sent %d, reconciled %d, failed %d, deferred %d, retrying %d, skipped %d",
-                stats.sent, stats.reconciled, stats.failed, stats.deferred, stats.retried,
+                stats.sent,
+                stats.reconciled,
+                stats.failed,
+                stats.deferred,
+                stats.retried,
                 stats.skipped,
-            )  # fmt: skip
+            )
 
     def reap(self) -> None:
         self.sender.reap()

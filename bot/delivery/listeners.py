@@ -22,6 +22,7 @@ def trigger_listener(
     services: Services, to_firing: Callable[[dict[str, Any]], triggers.Firing | None]
 ) -> Callable[[dict[str, Any]], None]:
     """A listener that fires the triggers `to_firing` finds in an event."""
+
     def handler(event: dict[str, Any]) -> None:
         firing = to_firing(event)
         if firing is None:
@@ -31,8 +32,9 @@ def trigger_listener(
                 session, settings=services.settings, now=services.clock.now(), firing=firing
             )
         if queued:
-            log.info("%s trigger queued %d nudge(s) for %s", firing.source, len(queued),
-                     firing.user_id)  # fmt: skip
+            log.info(
+                "%s trigger queued %d nudge(s) for %s", firing.source, len(queued), firing.user_id
+            )
 
     return handler
 
@@ -48,8 +50,12 @@ def message(event: dict[str, Any]) -> triggers.Firing | None:
     # People's own messages only: no edits, joins, bots or the bot's own posts.
     if event.get("subtype") or event.get("bot_id") or not event.get("user"):
         return None
-    return triggers.Firing(str(event["user"]), "message", channel=event.get("channel"),
-                           text=str(event.get("text") or ""))  # fmt: skip
+    return triggers.Firing(
+        str(event["user"]),
+        "message",
+        channel=event.get("channel"),
+        text=str(event.get("text") or ""),
+    )
 
 
 def reaction(event: dict[str, Any]) -> triggers.Firing | None:
@@ -83,6 +89,9 @@ class UninstallListeners:
     ) -> None:
         team_id, enterprise_id = install.event_workspace(context, body)
         uninstall.handle_tokens_revoked(
-            self.services, team_id=team_id, event=event, enterprise_id=enterprise_id,
+            self.services,
+            team_id=team_id,
+            event=event,
+            enterprise_id=enterprise_id,
             store=self.store,
-        )  # fmt: skip
+        )

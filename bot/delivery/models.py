@@ -173,9 +173,16 @@ class SendBudget(Base):
 # tick, whichever path made the change (people sync, org import, App Home preferences,
 # /nudges, enrollment): the ORM tells us, so no path has to remember to.
 PLAN_INPUTS_PERSON = (
-    "tz", "tz_override", "org_tz", "working_hours", "working_days", "country",
-    "paused_until", "is_deleted", "is_bot",
-)  # fmt: skip
+    "tz",
+    "tz_override",
+    "org_tz",
+    "working_hours",
+    "working_days",
+    "country",
+    "paused_until",
+    "is_deleted",
+    "is_bot",
+)
 PLAN_INPUTS_ENROLLMENT = ("status", "program_version_id", "starts_at", "arm")
 
 
@@ -191,9 +198,7 @@ def _person_changed(_mapper: Any, connection: Connection, target: Person) -> Non
         # unsent nudges are cancelled, whichever path saw it (people sync, user_change).
         connection.execute(
             update(Enrollment)
-            .where(
-                Enrollment.person_id == target.id, Enrollment.status == EnrollmentStatus.active
-            )
+            .where(Enrollment.person_id == target.id, Enrollment.status == EnrollmentStatus.active)
             .values(status=EnrollmentStatus.stopped)
         )
         connection.execute(

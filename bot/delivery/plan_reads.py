@@ -85,8 +85,14 @@ class _Calendars:
         found = self._known.get(fields)
         if found is None:
             tz_override, org_tz, tz, hours, days, country = fields
-            shape = Person(tz_override=tz_override, org_tz=org_tz, tz=tz, working_hours=hours,
-                           working_days=days, country=country)  # fmt: skip
+            shape = Person(
+                tz_override=tz_override,
+                org_tz=org_tz,
+                tz=tz,
+                working_hours=hours,
+                working_days=days,
+                country=country,
+            )
             found = self._known[fields] = person_calendar(shape, self._settings)
         return found
 

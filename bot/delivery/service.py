@@ -143,10 +143,15 @@ def _audit_enrollment(
 ) -> None:
     # The one enrolling now: a stopped enrollment started again keeps its first enroller.
     audit.record(
-        session, actor=actor or audit.SYSTEM,
-        action=audit.Action.enrollment_create, target=user_id,
-        details={"program": enrollment.program_id, "source": enrollment.source,
-                 "arm": enrollment.arm or "main"},
+        session,
+        actor=actor or audit.SYSTEM,
+        action=audit.Action.enrollment_create,
+        target=user_id,
+        details={
+            "program": enrollment.program_id,
+            "source": enrollment.source,
+            "arm": enrollment.arm or "main",
+        },
         now=now,
     )
 
@@ -203,9 +208,7 @@ def user_ids_from_csv(
     return ids
 
 
-def resolve_version_for_enrollment(
-    session: Session, *, enrollment: Enrollment
-) -> ProgramVersion:
+def resolve_version_for_enrollment(session: Session, *, enrollment: Enrollment) -> ProgramVersion:
     """The version this enrollment should follow now: the current one when the steps
     line up (see `steps_line_up`), else the one it started with. Changes nothing."""
     own = session.get(ProgramVersion, enrollment.program_version_id)

@@ -100,8 +100,9 @@ def fire(session: Session, *, settings: Settings, now: datetime, firing: Firing)
         program = load_program(session, enrollment.program_version_id)
         fired = {t.id for t in program.triggers if firing.matches(t)}
         for step_id, delay in _steps_for(program, fired, enrollment.arm):
-            delivery_id = _queue(session, settings, person, enrollment, program, step_id,
-                                 now, delay)  # fmt: skip
+            delivery_id = _queue(
+                session, settings, person, enrollment, program, step_id, now, delay
+            )
             if delivery_id is not None:
                 queued.append(delivery_id)
     return queued
@@ -128,9 +129,10 @@ def _queue(
 ) -> int | None:
     mine = (Delivery.enrollment_id == enrollment.id) & (Delivery.step_id == step_id)
     waiting = session.scalar(
-        select(Delivery.id).where(mine, Delivery.status.in_(
-            [DeliveryStatus.planned, DeliveryStatus.sending])).limit(1)
-    )  # fmt: skip
+        select(Delivery.id)
+        .where(mine, Delivery.status.in_([DeliveryStatus.planned, DeliveryStatus.sending]))
+        .limit(1)
+    )
     if waiting is not None:
         return None
     last = session.scalar(select(func.max(Delivery.created_at)).where(mine))
@@ -142,10 +144,18 @@ def _queue(
     due, window_end = cal.next_open(now + delay)
     held = _in_week(session, person.id, cal, due)
     status = DeliveryStatus.planned if held < settings.weekly_cap else DeliveryStatus.skipped
-    row = Delivery(enrollment_id=enrollment.id, person_id=person.id, step_id=step_id,
-                   repetition=repetition,
-                   status=status, due_at=due, window_end=window_end, attempts=0,
-                   created_at=now, updated_at=now)  # fmt: skip
+    row = Delivery(
+        enrollment_id=enrollment.id,
+        person_id=person.id,
+        step_id=step_id,
+        repetition=repetition,
+        status=status,
+        due_at=due,
+        window_end=window_end,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
     if status == DeliveryStatus.skipped:
         row.last_error = f"{CAP_REASON} ({held} of {settings.weekly_cap} this week); not sent"
     try:
@@ -191,17 +201,23 @@ def verify(
     """The source name when the request is signed by it and fresh; None otherwise."""
     try:
         return webhooks.verify(
-            settings.hook_secrets, headers, body,
-            now=now if now is not None else time.time(), setting="NUDGEBOT_HOOK_SECRETS",
+            settings.hook_secrets,
+            headers,
+            body,
+            now=now if now is not None else time.time(),
+            setting="NUDGEBOT_HOOK_SECRETS",
         )
     except webhooks.BadSignature:
         return None
 
 
 def handle_hook(
-    session_scope: Callable[[], Any], settings: Settings, now: datetime, headers: Mapping[str, str],
+    session_scope: Callable[[], Any],
+    settings: Settings,
+    now: datetime,
+    headers: Mapping[str, str],
     body: bytes,
-) -> HookResult:  # fmt: skip
+) -> HookResult:
     source = verify(settings, headers, body, now=now.timestamp())
     if source is None:
         why = "bad or missing signature, unknown source or stale timestamp"
@@ -245,7 +261,11 @@ def _fire_from_hook(
         session, event_id=f"hook:{source}:{event_id}"[:64], now=now
     ):
         return HookResult(200, {"queued": 0, "duplicate": True})
-    firing = Firing(user_id=str(user_id), source="webhook", trigger_id=payload["trigger"],
-                    program_id=payload.get("program"))  # fmt: skip
+    firing = Firing(
+        user_id=str(user_id),
+        source="webhook",
+        trigger_id=payload["trigger"],
+        program_id=payload.get("program"),
+    )
     queued = fire(session, settings=settings, now=now, firing=firing)
     return HookResult(202 if queued else 200, {"queued": len(queued)})

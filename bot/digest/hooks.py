@@ -32,10 +32,15 @@ def metric_hook(services: Services, body: bytes, headers: dict[str, str]) -> Hoo
             )
         with services.session() as session:
             row = service.record_metric(
-                session, program_id=program, value=value, observed_on=day, team=team,
-                source=f"webhook:{source}", now=now,
+                session,
+                program_id=program,
+                value=value,
+                observed_on=day,
+                team=team,
+                source=f"webhook:{source}",
+                now=now,
                 workspace_id=install.stored(install.workspace_scope(services.settings, workspace)),
-            )  # fmt: skip
+            )
             row_id = row.id
     except UserError as exc:
         return HookResponse(400, {"ok": False, "error": str(exc)})

@@ -96,9 +96,13 @@ def _send_one(
         if now < digest_moment(anchor, zone=zone, settings=settings):
             return None  # this week's digest time has not come yet for this reader
         if service.digest_settled(
-            session, kind=kind, recipient=recipient, week_start=anchor, now=now,
+            session,
+            kind=kind,
+            recipient=recipient,
+            week_start=anchor,
+            now=now,
             workspace_id=workspace,
-        ):  # fmt: skip
+        ):
             return None  # checked before the figures are computed: most ticks stop here
         content = _digest_content(session, services, kind, recipient, anchor, zone, scope)
         if content is None:
@@ -107,9 +111,13 @@ def _send_one(
         if dry_run:
             return DueDigest(kind, recipient, covered, workspace)
         claim = service.claim_digest(
-            session, kind=kind, recipient=recipient, week_start=anchor, now=now,
+            session,
+            kind=kind,
+            recipient=recipient,
+            week_start=anchor,
+            now=now,
             workspace_id=workspace,
-        )  # fmt: skip
+        )
         if claim is None:
             return None
         claim_id = claim.id
@@ -170,7 +178,10 @@ def _deliver(
             return None
         with services.session() as session:
             service.mark_digest(
-                session, send_id=claim_id, now=services.clock.now(), channel_id=channel,
+                session,
+                send_id=claim_id,
+                now=services.clock.now(),
+                channel_id=channel,
                 ts=str(reply.get("ts")),
-            )  # fmt: skip
+            )
     return DueDigest(kind, recipient, week, workspace)

@@ -44,9 +44,12 @@ class DigestListeners:
         user_id = body["user"]["id"]
         program_id = str((body.get("actions") or [{}])[0].get("value", ""))
         post_impact_brief(
-            self.services, client=client, user_id=user_id, program_id=program_id,
+            self.services,
+            client=client,
+            user_id=user_id,
+            program_id=program_id,
             workspace_id=install.request_scope(self.services, body),
-        )  # fmt: skip
+        )
 
     @acks_first  # the reply goes to response_url: Slack waits only for the ack
     def nudges_digest(self, ack: Ack, command: dict[str, Any], respond: Any) -> None:
@@ -137,9 +140,12 @@ def post_impact_brief(
         else:
             try:
                 brief = impact_brief(
-                    session, program_id=program_id, now=services.clock.now(),
-                    settings=services.settings, workspace_id=workspace_id,
-                )  # fmt: skip
+                    session,
+                    program_id=program_id,
+                    now=services.clock.now(),
+                    settings=services.settings,
+                    workspace_id=workspace_id,
+                )
             except UserError as exc:
                 refusal = f"No impact brief: {exc}"
     if refusal is not None:
@@ -156,5 +162,3 @@ def post_impact_brief(
         title=f"{brief.title}: metric and adoption by week",
     )
     return True
-
-

@@ -91,9 +91,12 @@ def record_metric(
     )
     if row is None:
         row = MetricObservation(
-            program_id=program_id, workspace_id=workspace_id, observed_on=observed_on,
-            team=team, source=source,
-        )  # fmt: skip
+            program_id=program_id,
+            workspace_id=workspace_id,
+            observed_on=observed_on,
+            team=team,
+            source=source,
+        )
         session.add(row)
     row.value = value
     row.recorded_at = now
@@ -180,8 +183,11 @@ def verify_metric_request(
 ) -> str:
     """The source's name when the request is signed by it within 5 minutes."""
     return webhooks.verify(
-        settings.metric_hook_secrets, headers, body,
-        now=now.timestamp(), setting="NUDGEBOT_METRIC_HOOK_SECRETS",
+        settings.metric_hook_secrets,
+        headers,
+        body,
+        now=now.timestamp(),
+        setting="NUDGEBOT_METRIC_HOOK_SECRETS",
     )
 
 
@@ -282,9 +288,7 @@ NO_REPORTS = (
 )
 
 
-def has_reports(
-    session: Session, *, manager_user_id: str, workspace_id: str | None = None
-) -> bool:
+def has_reports(session: Session, *, manager_user_id: str, workspace_id: str | None = None) -> bool:
     """True when someone in the directory has `manager_user_id` as their manager."""
     found = team_members(session, manager_user_id=manager_user_id, workspace_id=workspace_id)
     return bool(found)
@@ -365,9 +369,13 @@ def claim_digest(
         session.flush()
         return existing
     row = DigestSend(
-        kind=kind, workspace_id=workspace_id, recipient_user_id=recipient,
-        week_start=week_start, status="sending", claimed_at=now,
-    )  # fmt: skip
+        kind=kind,
+        workspace_id=workspace_id,
+        recipient_user_id=recipient,
+        week_start=week_start,
+        status="sending",
+        claimed_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(row)

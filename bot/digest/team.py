@@ -215,9 +215,13 @@ def manager_digest(
                 content, program_id, by_program[program_id], weeks, k, locale
             )
             figures.coming_up = coming_up(
-                session, program=content, person_ids=[m.id for m in members],
-                start=weeks[-1].end, end=weeks[-1].end + timedelta(days=7), locale=locale,
-            )  # fmt: skip
+                session,
+                program=content,
+                person_ids=[m.id for m in members],
+                start=weeks[-1].end,
+                end=weeks[-1].end + timedelta(days=7),
+                locale=locale,
+            )
             digest.programs.append(figures)
     digest.shared = shared_people(session, members=members, nudges=nudges, week=weeks[-1])
     return digest

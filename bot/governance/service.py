@@ -28,9 +28,23 @@ RETENTION_BATCH = 2000
 
 # Column names that hold someone's Slack user id (besides anything named *user_id).
 _PERSON_WORDS = (
-    "actor", "author", "by", "facilitator", "manager", "member", "owner", "person",
-    "recipient", "requester", "reviewer", "target", "user", "voter", "assignee", "invitee",
-)  # fmt: skip
+    "actor",
+    "author",
+    "by",
+    "facilitator",
+    "manager",
+    "member",
+    "owner",
+    "person",
+    "recipient",
+    "requester",
+    "reviewer",
+    "target",
+    "user",
+    "voter",
+    "assignee",
+    "invitee",
+)
 _PERSON_NAME = re.compile(rf"(^|_)({'|'.join(_PERSON_WORDS)})(_id|_slack_user_id|_user_id)?$")
 
 

@@ -272,7 +272,9 @@ class IntakeListeners(TriagePosting):
                 request_id=request_id,
                 action=kind,
                 actor_id=user,
-                actor_is_lead=lead_directory(self.services).is_ld_lead(session, user, workspace_id=scope),
+                actor_is_lead=lead_directory(self.services).is_ld_lead(
+                    session, user, workspace_id=scope
+                ),
                 now=self.services.clock.now(),
                 note=note,
                 workspace_id=scope,
@@ -331,4 +333,3 @@ class IntakeListeners(TriagePosting):
                 question=request.question,
             ),
         )
-

@@ -159,8 +159,12 @@ def decide(
     _record(session, request, action, actor=actor_id, note=note, now=now)
     # The audit keeps who decided what, never the note (it may quote the requester).
     audit.record(
-        session, actor=actor_id, action=audit.Action.intake_decide,
-        target=f"intake:{request.id}", details={"decision": action.value}, now=now,
+        session,
+        actor=actor_id,
+        action=audit.Action.intake_decide,
+        target=f"intake:{request.id}",
+        details={"decision": action.value},
+        now=now,
         workspace_id=request.workspace_id,
     )
     return request

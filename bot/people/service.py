@@ -197,10 +197,13 @@ def import_org_text(
         session.flush()
         if role_before is not None and person.role != role_before:
             audit.record(
-                session, actor=audit.cli_actor(), action=audit.Action.role_change,
+                session,
+                actor=audit.cli_actor(),
+                action=audit.Action.role_change,
                 target=person.slack_user_id,
                 details={"from": str(role_before), "to": str(person.role), "source": "org import"},
-                now=utcnow(), workspace_id=person.workspace_id,
+                now=utcnow(),
+                workspace_id=person.workspace_id,
             )
         result.created += created
         result.updated += not created
@@ -239,21 +242,38 @@ def _check_row(row: _Row, seen: dict[str, int]) -> list[str]:
     """Every problem of the row, so one pass over the file shows all there is to fix."""
     v = row.values
     checks: list[tuple[str, bool, str]] = [
-        ("slack_user_id", not v.get("slack_user_id") or bool(_USER_ID.match(v["slack_user_id"])),
-         "not a Slack user id (U… or W…)"),
+        (
+            "slack_user_id",
+            not v.get("slack_user_id") or bool(_USER_ID.match(v["slack_user_id"])),
+            "not a Slack user id (U… or W…)",
+        ),
         ("email", not v.get("email") or bool(_EMAIL.match(v["email"])), "not an email address"),
-        ("manager_slack_user_id",
-         not v.get("manager_slack_user_id") or bool(_USER_ID.match(v["manager_slack_user_id"])),
-         "not a Slack user id (U… or W…)"),
-        ("country", not v.get("country") or v["country"].upper() in supported_countries(),
-         "not an ISO 3166 country code the holiday calendar knows (e.g. BG, US, DE)"),
-        ("timezone", not v.get("timezone") or valid_zone(v["timezone"]),
-         "not an IANA time zone (e.g. Europe/Sofia)"),
-        ("start_date", not v.get("start_date") or _is_date(v["start_date"]),
-         "not a date (YYYY-MM-DD)"),
-        ("role", not v.get("role") or v["role"] in Role.__members__,
-         "must be employee, manager or ld_lead"),
-    ]  # fmt: skip
+        (
+            "manager_slack_user_id",
+            not v.get("manager_slack_user_id") or bool(_USER_ID.match(v["manager_slack_user_id"])),
+            "not a Slack user id (U… or W…)",
+        ),
+        (
+            "country",
+            not v.get("country") or v["country"].upper() in supported_countries(),
+            "not an ISO 3166 country code the holiday calendar knows (e.g. BG, US, DE)",
+        ),
+        (
+            "timezone",
+            not v.get("timezone") or valid_zone(v["timezone"]),
+            "not an IANA time zone (e.g. Europe/Sofia)",
+        ),
+        (
+            "start_date",
+            not v.get("start_date") or _is_date(v["start_date"]),
+            "not a date (YYYY-MM-DD)",
+        ),
+        (
+            "role",
+            not v.get("role") or v["role"] in Role.__members__,
+            "must be employee, manager or ld_lead",
+        ),
+    ]
     problems = [f"{name}: {why}" for name, ok, why in checks if not ok]
     if not v.get("slack_user_id") and not v.get("email"):
         problems.insert(0, "slack_user_id: give a Slack user id or an email")

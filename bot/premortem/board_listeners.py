@@ -54,7 +54,9 @@ class BoardListeners(PremortemListeners):
         premortem_id = int(body["actions"][0]["value"])
         with self.services.session() as session:
             p = service.get(session, premortem_id, workspace_id=self._scope())
-            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(
+                session, user, workspace_id=self._scope()
+            )
             service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
             risks = service.active_risks(session, p.id)
             if len(risks) < 2:
@@ -69,7 +71,9 @@ class BoardListeners(PremortemListeners):
         premortem_id = int(view["private_metadata"])
         with self.poster.lock(premortem_id), self.services.session() as session:
             p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(
+                session, user, workspace_id=self._scope()
+            )
             service.require_facilitator(p, user, is_lead=is_lead, doing="merge risks")
             if not source or not target:
                 raise UserError("pick both risks")
@@ -94,7 +98,9 @@ class BoardListeners(PremortemListeners):
         premortem_id, risk_id = (int(v) for v in body["actions"][0]["value"].split(":"))
         with self.services.session() as session:
             p = service.get(session, premortem_id, workspace_id=self._scope())
-            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(
+                session, user, workspace_id=self._scope()
+            )
             service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
             if p.phase != Phase.decide:
                 raise UserError("decisions are recorded in the decide phase")
@@ -117,12 +123,19 @@ class BoardListeners(PremortemListeners):
             return
         with self.poster.lock(premortem_id), self.services.session() as session:
             p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(
+                session, user, workspace_id=self._scope()
+            )
             service.require_facilitator(p, user, is_lead=is_lead, doing="record decisions")
             prevention = service.record_prevention(
-                session, premortem=p, risk_id=risk_id, action=action, owner_id=owner,
-                due=due, decided_by=user,
-            )  # fmt: skip
+                session,
+                premortem=p,
+                risk_id=risk_id,
+                action=action,
+                owner_id=owner,
+                due=due,
+                decided_by=user,
+            )
             prevention_id = prevention.id
         ack()
         self.poster.plan_nudge(prevention_id)
@@ -140,13 +153,16 @@ class BoardListeners(PremortemListeners):
             raise UserError(str(exc)) from None
         with self.services.session() as session:
             prevention = service.set_prevention_status(
-                session, prevention_id=prevention_id, status=new_status,
+                session,
+                prevention_id=prevention_id,
+                status=new_status,
                 actor_id=user,
                 is_lead=lead_directory(self.services).is_ld_lead(
                     session, user, workspace_id=self._scope()
                 ),
-                now=self._now(), workspace_id=self._scope(),
-            )  # fmt: skip
+                now=self._now(),
+                workspace_id=self._scope(),
+            )
             content = blocks.status_done_blocks(prevention, user)
             premortem_id = prevention.premortem_id
         respond(text=f"Marked {status}.", blocks=content, replace_original=True)

@@ -121,7 +121,10 @@ def set_prevention_status(
         # A closed prevention needs no reminder (one already on its way is stopped by the
         # sender, which checks again just before posting).
         cancel_followups(
-            session, kind=FollowupKind.owner, ref_ids=[prevention.id],
-            reason=f"prevention {status.value}", now=now or utcnow(),
-        )  # fmt: skip
+            session,
+            kind=FollowupKind.owner,
+            ref_ids=[prevention.id],
+            reason=f"prevention {status.value}",
+            now=now or utcnow(),
+        )
     return prevention

@@ -156,9 +156,11 @@ class PremortemListeners:
             return False
         with self.services.session() as session:
             p = service.find_by_thread(
-                session, channel_id=event["channel"], thread_ts=found[1],
+                session,
+                channel_id=event["channel"],
+                thread_ts=found[1],
                 workspace_id=self._scope(),
-            )  # fmt: skip
+            )
             return p is not None
 
     def message(self, body: dict[str, Any], context: dict[str, Any]) -> None:
@@ -171,9 +173,11 @@ class PremortemListeners:
             return  # the bot's own board and notes, other apps' messages
         with self.services.session() as session:
             found_p = service.find_by_thread(
-                session, channel_id=event["channel"], thread_ts=thread_ts,
+                session,
+                channel_id=event["channel"],
+                thread_ts=thread_ts,
                 workspace_id=self._scope(),
-            )  # fmt: skip
+            )
         if found_p is None:
             return
         # Replies arrive concurrently; numbering (#1, #2 …) is one writer at a time.
@@ -181,9 +185,12 @@ class PremortemListeners:
             p = service.get_for_update(session, found_p.id)
             if kind == "new":
                 service.add_thread_risk(
-                    session, premortem=p, user_id=str(event["user"]), text=event.get("text", ""),
+                    session,
+                    premortem=p,
+                    user_id=str(event["user"]),
+                    text=event.get("text", ""),
                     message_ts=ts,
-                )  # fmt: skip
+                )
             elif kind == "edit":
                 text = (event.get("message") or {}).get("text", "")
                 service.edit_thread_risk(session, premortem=p, message_ts=ts, text=text)
@@ -215,10 +222,11 @@ class PremortemListeners:
         # Shown in the thread by the bot, so nobody can tell who wrote it.
         self._quietly(
             lambda: self.poster.post_in_thread(
-                premortem_id, f":bust_in_silhouette: *Anonymous risk #{number}:* "
+                premortem_id,
+                f":bust_in_silhouette: *Anonymous risk #{number}:* "
                 + blocks.escape(service.clean_risk_text(text)),
             )
-        )  # fmt: skip
+        )
 
     def next_phase(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
@@ -227,15 +235,15 @@ class PremortemListeners:
         premortem_id = int(raw_id)
         with self.poster.lock(premortem_id), self.services.session() as session:
             p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
-            is_lead = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
+            is_lead = lead_directory(self.services).is_ld_lead(
+                session, user, workspace_id=self._scope()
+            )
             service.require_facilitator(p, user, is_lead=is_lead, doing="move the phase on")
             if leaving and leaving != p.phase.value:
                 raise UserError(
                     f"This pre-mortem has already moved on ({blocks.PHASE_LABEL[p.phase]})."
                 )
-            service.advance(
-                session, premortem=p, settings=self.services.settings, now=self._now()
-            )
+            service.advance(session, premortem=p, settings=self.services.settings, now=self._now())
         if not self.poster.sync(premortem_id):
             tell(respond, "Moved on, but I could not post in this channel; I will keep trying.")
 
@@ -250,9 +258,14 @@ class PremortemListeners:
         with self.services.session() as session:
             p = service.get_for_update(session, premortem_id, workspace_id=self._scope())
             service.take_over(
-                session, premortem=p, user_id=user, is_lead=lead_directory(self.services).is_ld_lead(
-                    session, user, workspace_id=self._scope()), facilitator_gone=gone,
-            )  # fmt: skip
+                session,
+                premortem=p,
+                user_id=user,
+                is_lead=lead_directory(self.services).is_ld_lead(
+                    session, user, workspace_id=self._scope()
+                ),
+                facilitator_gone=gone,
+            )
         self._quietly(lambda: self.poster.refresh_parent(premortem_id))
         self._quietly(
             lambda: self.poster.post_in_thread(

@@ -39,14 +39,22 @@ def decision_modal(
         "close": plain("Cancel", 24),
         "blocks": [
             section(f"*Risk #{risk.number}*\n{escape(truncate(risk.text, 2500))}"),
-            {"type": "input", "block_id": "action", "label": plain("Prevention", 2000),
-             "element": action},
-            {"type": "input", "block_id": "owner", "label": plain("Owner", 2000),
-             "element": owner},
-            {"type": "input", "block_id": "due", "label": plain("Due date", 2000),
-             "element": due, "hint": plain(f"After {today.isoformat()}", 2000)},
+            {
+                "type": "input",
+                "block_id": "action",
+                "label": plain("Prevention", 2000),
+                "element": action,
+            },
+            {"type": "input", "block_id": "owner", "label": plain("Owner", 2000), "element": owner},
+            {
+                "type": "input",
+                "block_id": "due",
+                "label": plain("Due date", 2000),
+                "element": due,
+                "hint": plain(f"After {today.isoformat()}", 2000),
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def anonymous_modal(premortem: Premortem) -> Block:

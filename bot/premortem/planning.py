@@ -147,9 +147,12 @@ def plan_owner_nudge(
     date; re-planning follows a new owner or date. None when the prevention is closed."""
     if prevention.status != PreventionStatus.open:
         cancel_followups(
-            session, kind=FollowupKind.owner, ref_ids=[prevention.id],
-            reason=f"prevention {prevention.status.value}", now=now,
-        )  # fmt: skip
+            session,
+            kind=FollowupKind.owner,
+            ref_ids=[prevention.id],
+            reason=f"prevention {prevention.status.value}",
+            now=now,
+        )
         return None
     schedule = person_calendar(person, settings)
     target = working_days_before(

@@ -284,9 +284,12 @@ class Poster:
                 session, user_id=owner_id, slack_user=slack_user, workspace_id=workspace
             )
             service.plan_owner_nudge(
-                session, prevention=prevention, person=person, settings=self.services.settings,
+                session,
+                prevention=prevention,
+                person=person,
+                settings=self.services.settings,
                 now=self.services.clock.now(),
-            )  # fmt: skip
+            )
 
     def plan_review(self, premortem_id: int) -> None:
         with self.services.session() as session:
@@ -303,9 +306,12 @@ class Poster:
                 session, user_id=facilitator, slack_user=slack_user, workspace_id=p.workspace_id
             )
             service.plan_review(
-                session, premortem=p, person=person, settings=self.services.settings,
+                session,
+                premortem=p,
+                person=person,
+                settings=self.services.settings,
                 now=self.services.clock.now(),
-            )  # fmt: skip
+            )
 
     def dm(self, user_id: str, text: str) -> None:
         try:

@@ -167,8 +167,11 @@ def stop(session: Session, *, person: Person, program_id: str, now: datetime) ->
         raise UserError(f"you are not in a program `{program_id}`; `/nudges status` lists yours")
     enrollment.status = EnrollmentStatus.stopped
     audit.record(
-        session, actor=person.slack_user_id, action=audit.Action.enrollment_stop,
-        target=person.slack_user_id, details={"program": program_id, "source": "/nudges stop"},
+        session,
+        actor=person.slack_user_id,
+        action=audit.Action.enrollment_stop,
+        target=person.slack_user_id,
+        details={"program": program_id, "source": "/nudges stop"},
         now=now,
     )
     cancelled = session.execute(

@@ -122,7 +122,9 @@ class HomeListeners:
                 person=person,
                 now=self.services.clock.now(),
                 settings=self.services.settings,
-                is_lead=lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope()),
+                is_lead=lead_directory(self.services).is_ld_lead(
+                    session, user, workspace_id=self._scope()
+                ),
                 page=page,
             )
             view = blocks.home_view(data)
@@ -237,7 +239,9 @@ class HomeListeners:
         user = body["user"]["id"]
         program_id = str(body["actions"][0].get("value") or "")
         with self.services.session() as session:
-            allowed = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
+            allowed = lead_directory(self.services).is_ld_lead(
+                session, user, workspace_id=self._scope()
+            )
             row = session.get(ProgramRow, program_id) if allowed else None
             title = row.title if row else program_id
         if not allowed:  # a Home tab click has no response_url: the router DMs the refusal
@@ -257,7 +261,9 @@ class HomeListeners:
         if group and not re.fullmatch(r"S[A-Z0-9]{2,}", group):
             raise FieldErrors({"usergroup": "A user group id starts with S, like S0123ABCD."})
         with self.services.session() as session:
-            allowed = lead_directory(self.services).is_ld_lead(session, user, workspace_id=self._scope())
+            allowed = lead_directory(self.services).is_ld_lead(
+                session, user, workspace_id=self._scope()
+            )
         if not allowed:
             raise FieldErrors({"channel": NOT_A_LEAD})
         ack()

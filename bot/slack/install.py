@@ -48,8 +48,8 @@ from bot.db import Base
 from bot.errors import ConfigError
 from bot.settings import Settings
 from bot.slack import bolt
-from bot.webclient import make_web_client
 from bot.slack.tokens import WorkspaceTokens, credentials
+from bot.webclient import make_web_client
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -155,6 +155,7 @@ def installation_store_for(settings: Settings, engine: Engine) -> InstallationSt
         logger=logging.getLogger("slack_sdk.oauth"),
     )
 
+
 # --- which workspace ----------------------------------------------------------
 
 
@@ -234,6 +235,7 @@ def request_scope(services: Services, body: Mapping[str, Any]) -> str | None:
 def stored(scope: str | None) -> str:
     """The workspace_id a new row gets."""
     return scope or ""
+
 
 def workspace_tokens(services: Services) -> WorkspaceTokens:
     """The process's WorkspaceTokens (one per Services, made on first use)."""

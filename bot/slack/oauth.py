@@ -53,6 +53,7 @@ def bot_scopes(settings: Settings, manifest: Path = MANIFEST) -> list[str]:
         ) from None
     return [str(s) for s in scopes]
 
+
 def state_store_for(engine: Engine) -> Any:
     from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
@@ -62,6 +63,7 @@ def state_store_for(engine: Engine) -> Any:
         table_name=STATES_TABLE_NAME,
         logger=logging.getLogger("slack_sdk.oauth"),
     )
+
 
 def oauth_settings_for(
     settings: Settings,

@@ -86,9 +86,12 @@ class Route:
 
 
 def command(
-    name: str, handler: Handler, *, verbs: Mapping[str, Handler] | None = None,
+    name: str,
+    handler: Handler,
+    *,
+    verbs: Mapping[str, Handler] | None = None,
     explain: Explain = plain,
-) -> Route:  # fmt: skip
+) -> Route:
     """A slash command; `verbs` maps a first word of its text to another handler."""
     return Route("command", name, (Subscriber(handler),), explain, verbs=dict(verbs or {}))
 
@@ -198,9 +201,7 @@ def _fan_out(event_type: str, subscribers: Sequence[Subscriber]) -> Handler:
                 if subscriber.when is None or call_with(subscriber.when, args):
                     call_with(subscriber.handler, args)
             except Exception:
-                log.exception(
-                    "%s listener %s failed", event_type, subscriber.handler.__qualname__
-                )
+                log.exception("%s listener %s failed", event_type, subscriber.handler.__qualname__)
 
     dispatch.__name__ = f"fan_out_{event_type}"
     return dispatch

@@ -31,6 +31,7 @@ def credentials(settings: Settings) -> tuple[str, str]:
         )
     return settings.slack_client_id, settings.slack_client_secret.get_secret_value()
 
+
 def current_bot(
     settings: Settings,
     store: InstallationStore,
@@ -53,6 +54,7 @@ def current_bot(
             bot = rotated
     return bot
 
+
 def rotator(settings: Settings) -> TokenRotator:
     client_id, client_secret = credentials(settings)
     return TokenRotator(
@@ -60,6 +62,7 @@ def rotator(settings: Settings) -> TokenRotator:
         client_secret=client_secret,
         client=WebClient(base_url=settings.slack_api_url, timeout=settings.slack_timeout_seconds),
     )
+
 
 def workspace_client(
     settings: Settings,
@@ -79,6 +82,7 @@ def workspace_client(
         rotation_minutes=rotation_minutes,
     )
     return None if bot is None else make_web_client(settings, token=bot.bot_token)
+
 
 class WorkspaceTokens:
     """Bot tokens per workspace for work outside a Slack request (the sender, ticks).

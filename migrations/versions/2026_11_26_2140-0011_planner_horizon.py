@@ -21,36 +21,34 @@ from alembic import op
 
 import bot.db
 
-revision: str = '0011'
-down_revision: str | Sequence[str] | None = '0010'
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     op.create_table(
-        'planner_state',
-        sa.Column('name', sa.String(length=32), nullable=False),
-        sa.Column('value', sa.String(length=255), nullable=False),
-        sa.PrimaryKeyConstraint('name', name=op.f('pk_planner_state')),
+        "planner_state",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_planner_state")),
     )
-    with op.batch_alter_table('enrollments', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('replan_at', bot.db.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("enrollments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("replan_at", bot.db.UTCDateTime(), nullable=True))
         batch_op.add_column(
-            sa.Column('plan_mark', sa.Integer(), nullable=False, server_default='0')
+            sa.Column("plan_mark", sa.Integer(), nullable=False, server_default="0")
         )
-        batch_op.create_index(
-            'ix_enrollments_status_replan', ['status', 'replan_at'], unique=False
-        )
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.drop_index('ix_deliveries_person_id')
+        batch_op.create_index("ix_enrollments_status_replan", ["status", "replan_at"], unique=False)
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_person_id")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_person_id', ['person_id'], unique=False)
-    with op.batch_alter_table('enrollments', schema=None) as batch_op:
-        batch_op.drop_index('ix_enrollments_status_replan')
-        batch_op.drop_column('plan_mark')
-        batch_op.drop_column('replan_at')
-    op.drop_table('planner_state')
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_deliveries_person_id", ["person_id"], unique=False)
+    with op.batch_alter_table("enrollments", schema=None) as batch_op:
+        batch_op.drop_index("ix_enrollments_status_replan")
+        batch_op.drop_column("plan_mark")
+        batch_op.drop_column("replan_at")
+    op.drop_table("planner_state")

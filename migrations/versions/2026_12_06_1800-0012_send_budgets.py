@@ -16,20 +16,20 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0012'
-down_revision: str | Sequence[str] | None = '0011'
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     op.create_table(
-        'delivery_send_budgets',
-        sa.Column('workspace_id', sa.String(length=32), nullable=False),
-        sa.Column('next_slot', sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint('workspace_id', name=op.f('pk_delivery_send_budgets')),
+        "delivery_send_budgets",
+        sa.Column("workspace_id", sa.String(length=32), nullable=False),
+        sa.Column("next_slot", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_delivery_send_budgets")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('delivery_send_budgets')
+    op.drop_table("delivery_send_budgets")

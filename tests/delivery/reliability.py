@@ -31,17 +31,37 @@ def seed(services: Services, fake: FakeSlack, count: int, *, now: datetime) -> l
         fake.add_user(user, name=user.lower())
     with services.session() as session:
         version = store_program(session, "fan-out", [step("hello", day=0)])
-        session.execute(insert(Person), [
-            {"slack_user_id": u, "workspace_id": "T0TEST", "name": u, "tz": "UTC",
-             "working_days": "mon,tue,wed,thu,fri,sat,sun", "working_hours": "00:00-23:59"}
-            for u in users
-        ])  # fmt: skip
+        session.execute(
+            insert(Person),
+            [
+                {
+                    "slack_user_id": u,
+                    "workspace_id": "T0TEST",
+                    "name": u,
+                    "tz": "UTC",
+                    "working_days": "mon,tue,wed,thu,fri,sat,sun",
+                    "working_hours": "00:00-23:59",
+                }
+                for u in users
+            ],
+        )
         ids = {u: i for u, i in session.execute(select(Person.slack_user_id, Person.id))}
-        session.execute(insert(Enrollment), [
-            {"person_id": ids[u], "program_id": "fan-out", "program_version_id": version,
-             "starts_at": now, "created_at": now, "updated_at": now, "arm": "", "source": "test"}
-            for u in users
-        ])  # fmt: skip
+        session.execute(
+            insert(Enrollment),
+            [
+                {
+                    "person_id": ids[u],
+                    "program_id": "fan-out",
+                    "program_version_id": version,
+                    "starts_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                    "arm": "",
+                    "source": "test",
+                }
+                for u in users
+            ],
+        )
         plan(session, settings=services.settings, now=now)
         assert session.scalar(select(func.count()).select_from(Delivery)) == count
     return users
@@ -66,9 +86,12 @@ def worker_env(services: Services, fake: FakeSlack, **settings: str) -> dict[str
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot", "send"], env=env, cwd=REPO,
-            stdout=out, stderr=out,
-        )  # fmt: skip
+            [sys.executable, "-m", "bot", "send"],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+        )
 
 
 def counts(services: Services) -> Counter[str]:

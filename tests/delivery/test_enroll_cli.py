@@ -170,8 +170,15 @@ def test_start_date_is_that_date_in_each_persons_own_zone_from_utc_minus_10_to_p
     soon = datetime.now(UTC).date() + timedelta(days=3)
     start = soon + timedelta(days=(2 - soon.weekday()) % 7)  # a Wednesday, days ahead
 
-    result = run_cli(monkeypatch, settings, "enroll", "ramp-up", "--start", start.isoformat(),
-                     *[a for u in zones for a in ("--user", u)])  # fmt: skip
+    result = run_cli(
+        monkeypatch,
+        settings,
+        "enroll",
+        "ramp-up",
+        "--start",
+        start.isoformat(),
+        *[a for u in zones for a in ("--user", u)],
+    )
     assert result.code == 0 and "enrolled 3 in ramp-up" in result.out, result.err
 
     with services.session() as session:

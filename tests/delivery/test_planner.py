@@ -270,8 +270,15 @@ def _enroll_only(session: Session, program: str, *users: str, now: datetime = NO
     """Enroll without planning (as a bulk import would), so the tick does the planning."""
     from bot.delivery.service import enroll
 
-    enroll(session, program_id=program, user_ids=list(users), starts_at=now,
-           enrolled_by="test", source="test", now=now)  # fmt: skip
+    enroll(
+        session,
+        program_id=program,
+        user_ids=list(users),
+        starts_at=now,
+        enrolled_by="test",
+        source="test",
+        now=now,
+    )
 
 
 def test_a_tick_where_nothing_changed_touches_nobody_and_a_change_replans_only_that_person(

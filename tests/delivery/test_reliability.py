@@ -176,9 +176,13 @@ def test_a_retry_after_longer_than_the_lease_doubles_no_nudge(
     users = seed(services, fake_slack, 300, now=datetime.now(UTC))
     lease = 15  # the shortest lease the settings allow
     fake_slack.inject_random(
-        "chat.postMessage", share=0.05, seed=3, times=1, kinds=["rate_limited"],
+        "chat.postMessage",
+        share=0.05,
+        seed=3,
+        times=1,
+        kinds=["rate_limited"],
         retry_after=lease + 5,
-    )  # fmt: skip
+    )
     env = worker_env(
         services,
         fake_slack,

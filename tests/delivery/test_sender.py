@@ -295,9 +295,7 @@ def test_a_repetition_of_a_settled_step_is_not_sent(
     assert _rows(services)[1].status == DeliveryStatus.skipped
 
 
-def test_a_slow_post_holds_up_only_its_own_nudge(
-    services: Services, fake_slack: FakeSlack
-) -> None:
+def test_a_slow_post_holds_up_only_its_own_nudge(services: Services, fake_slack: FakeSlack) -> None:
     users = [f"U0P{i:04d}" for i in range(20)]
     _setup(services, fake_slack, users)
     # The first post is carried out at once, but its answer comes five seconds late.

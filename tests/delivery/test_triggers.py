@@ -224,14 +224,26 @@ def test_a_deal_that_moves_twice_nudges_twice_and_a_burst_of_saves_nudges_once(
 def test_a_moment_of_work_nudge_over_the_weekly_cap_is_skipped_with_the_reason(
     services: Services, session: Session
 ) -> None:
-    settings = make_settings(database_url=services.settings.database_url, weekly_cap=2,
-                             jitter_minutes=0)  # fmt: skip
-    steps = [step("s1", day=0, time="11:00"), step("s2", day=1, time="11:00"),
-             step("after-deal", trigger="deal-moved")]  # fmt: skip
+    settings = make_settings(
+        database_url=services.settings.database_url, weekly_cap=2, jitter_minutes=0
+    )
+    steps = [
+        step("s1", day=0, time="11:00"),
+        step("s2", day=1, time="11:00"),
+        step("after-deal", trigger="deal-moved"),
+    ]
     store_program(session, "capped", steps, triggers=TRIGGERS)
     store_person(session, "U0ANA")
-    enroll_and_plan(session, settings=settings, now=NOW, program_id="capped",
-                    user_ids=["U0ANA"], starts_at=NOW, enrolled_by="t", source="t")  # fmt: skip
+    enroll_and_plan(
+        session,
+        settings=settings,
+        now=NOW,
+        program_id="capped",
+        user_ids=["U0ANA"],
+        starts_at=NOW,
+        enrolled_by="t",
+        source="t",
+    )
     deal = Firing(user_id="U0ANA", source="webhook", trigger_id="deal-moved")
 
     # Thursday and Friday already hold this week's two nudges.

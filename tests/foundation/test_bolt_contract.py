@@ -65,9 +65,10 @@ def test_the_thread_runner_is_rebuilt_from_the_fields_it_holds() -> None:
     missing = [
         p.name
         for p in inspect.signature(ThreadListenerRunner.__init__).parameters.values()
-        if p.name != "self" and p.default is inspect.Parameter.empty
+        if p.name != "self"
+        and p.default is inspect.Parameter.empty
         and p.name not in bolt.RUNNER_FIELDS
-    ]  # fmt: skip
+    ]
     assert missing == [], f"ThreadListenerRunner.__init__ needs new arguments: {missing}"
 
 
@@ -251,4 +252,3 @@ def test_an_ack_given_before_a_failure_is_kept(bot: RunningBot) -> None:
 @pytest.mark.parametrize("attr", ["installation_store", "listener_runner"])
 def test_public_app_properties_we_read(attr: str) -> None:
     assert isinstance(getattr(type(_bare_app()), attr, None), property), f"App.{attr} is gone"
-

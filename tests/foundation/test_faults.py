@@ -157,8 +157,9 @@ def assert_one_line(outcome: Outcome, code: int, *words: str) -> str:
 
 
 @pytest.mark.parametrize("command", sorted(set(IN_PROCESS) - OFFLINE))
-def test_a_bad_setting(command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
-                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_bad_setting(
+    command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("NUDGEBOT_WEEKLY_CAP", "many")
     outcome = invoke(COMMANDS[command], capsys)
     assert_one_line(outcome, 2, "invalid setting NUDGEBOT_WEEKLY_CAP", "(set in the environment)")
@@ -166,8 +167,9 @@ def test_a_bad_setting(command: str, workdir: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("command", sorted(set(IN_PROCESS) - NO_DATABASE))
-def test_the_database_unreachable(command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_the_database_unreachable(
+    command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE_DB)
     outcome = invoke(COMMANDS[command], capsys)
     assert_one_line(outcome, 4, "cannot reach the database", "DATABASE_URL")
@@ -179,9 +181,11 @@ MAKES_OR_READS_BASE = {"db upgrade", "db current", "db check"}
 
 @pytest.mark.parametrize("command", sorted(set(IN_PROCESS) - NO_DATABASE - MAKES_OR_READS_BASE))
 def test_no_database_yet_is_said_and_not_created(
-    command: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{workdir / 'absent.db'}")
     outcome = invoke(COMMANDS[command], capsys)
     assert_one_line(outcome, 1, "no database at", "nudgebot db upgrade")
@@ -202,9 +206,12 @@ def test_db_current_and_check_of_no_database_say_base_and_make_none(
     [(["db", "upgrade", "nope"], "nope"), (["db", "downgrade", "9999"], "9999")],
 )
 def test_an_unknown_revision_touches_nothing(
-    argv: list[str], revision: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    revision: str,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{workdir / 'absent.db'}")
     outcome = invoke(argv, capsys)
     assert_one_line(outcome, 1, f"unknown revision {revision!r}", "head")
@@ -226,8 +233,9 @@ def _enrollments(url: str) -> int:
 
 
 @pytest.mark.parametrize("command", sorted(USES_SLACK))
-def test_slack_unreachable(command: str, migrated: str, monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_slack_unreachable(
+    command: str, migrated: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SLACK_API_URL", UNREACHABLE_SLACK)
     _content_synced(capsys)
     outcome = invoke(USES_SLACK[command], capsys)
@@ -236,8 +244,9 @@ def test_slack_unreachable(command: str, migrated: str, monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize("command", sorted(USES_SLACK))
-def test_a_token_slack_refuses(command: str, migrated: str, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_token_slack_refuses(
+    command: str, migrated: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeSlack() as fake:
         fake.add_user("U0ANA", name="ana")
         monkeypatch.setenv("SLACK_API_URL", fake.base_url)
@@ -259,16 +268,23 @@ def _run(workdir: Path, *args: str, **env: str) -> Outcome:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NUDGEBOT_"))}
     base.pop("DATABASE_URL", None)
     base.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        DATABASE_URL=f"sqlite:///{workdir / 'run.db'}", NUDGEBOT_LOG_FORMAT="json",
-        NUDGEBOT_CONTENT_DIR=str(REPO / "nudges"), PYTHONPATH=str(REPO),
-    )  # fmt: skip
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        DATABASE_URL=f"sqlite:///{workdir / 'run.db'}",
+        NUDGEBOT_LOG_FORMAT="json",
+        NUDGEBOT_CONTENT_DIR=str(REPO / "nudges"),
+        PYTHONPATH=str(REPO),
+    )
     base.update(env)
     base = {k: v for k, v in base.items() if v}
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "run", *args],
-        cwd=workdir, env=base, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=workdir,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return Outcome(result.returncode, result.stderr)
 
 
@@ -283,8 +299,9 @@ def test_run_on_a_port_taken_says_so_before_migrating(workdir: Path, fake: FakeS
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        outcome = _run(workdir, "--host", "127.0.0.1", "--port", str(port),
-                       SLACK_API_URL=fake.base_url)  # fmt: skip
+        outcome = _run(
+            workdir, "--host", "127.0.0.1", "--port", str(port), SLACK_API_URL=fake.base_url
+        )
     assert_one_line(outcome, 2, f"cannot listen on 127.0.0.1:{port}", "--port")
     assert not (workdir / "run.db").exists(), "migrated before finding the port taken"
     assert not fake.calls_to("auth.test")
@@ -306,15 +323,29 @@ def test_run_without_a_signing_secret_says_so_before_migrating(
 
 
 def test_run_with_an_app_token_slack_refuses(workdir: Path, fake: FakeSlack) -> None:
-    outcome = _run(workdir, "--host", "127.0.0.1", "--port", "0", SLACK_API_URL=fake.base_url,
-                   SLACK_APP_TOKEN="xapp-1-revoked")  # fmt: skip
+    outcome = _run(
+        workdir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        SLACK_API_URL=fake.base_url,
+        SLACK_APP_TOKEN="xapp-1-revoked",
+    )
     assert_one_line(outcome, 2, "SLACK_APP_TOKEN was refused by Slack")
     assert not (workdir / "run.db").exists()
 
 
 def test_run_with_a_bot_token_slack_refuses(workdir: Path, fake: FakeSlack) -> None:
-    outcome = _run(workdir, "--host", "127.0.0.1", "--port", "0", SLACK_API_URL=fake.base_url,
-                   SLACK_BOT_TOKEN="xoxb-revoked")  # fmt: skip
+    outcome = _run(
+        workdir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        SLACK_API_URL=fake.base_url,
+        SLACK_BOT_TOKEN="xoxb-revoked",
+    )
     assert_one_line(outcome, 2, "SLACK_BOT_TOKEN was refused by Slack (invalid_auth)")
     assert not (workdir / "run.db").exists()
 
@@ -326,8 +357,15 @@ def test_run_with_slack_unreachable(workdir: Path) -> None:
 
 
 def test_run_with_the_database_unreachable(workdir: Path, fake: FakeSlack) -> None:
-    outcome = _run(workdir, "--host", "127.0.0.1", "--port", "0", SLACK_API_URL=fake.base_url,
-                   DATABASE_URL=UNREACHABLE_DB)  # fmt: skip
+    outcome = _run(
+        workdir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        SLACK_API_URL=fake.base_url,
+        DATABASE_URL=UNREACHABLE_DB,
+    )
     assert_one_line(outcome, 4, "cannot reach the database", "DATABASE_URL")
 
 

@@ -208,9 +208,15 @@ class FanOut:
                 fake.add_user(user, name=user.lower())
                 store_person(session, user)
             enroll_and_plan(
-                session, settings=services.settings, now=clock.now(), program_id="welcome",
-                user_ids=self.users, starts_at=clock.now(), enrolled_by="test", source="test",
-            )  # fmt: skip
+                session,
+                settings=services.settings,
+                now=clock.now(),
+                program_id="welcome",
+                user_ids=self.users,
+                starts_at=clock.now(),
+                enrolled_by="test",
+                source="test",
+            )
         self.ticks = scheduled_ticks(services)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._scheduler, daemon=True)

@@ -32,8 +32,12 @@ def test_a_signal_stops_send_cleanly_mid_send(
     env = _env(fake_slack, db_url, NUDGEBOT_SEND_RATE_PER_MINUTE="120")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "send"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     assert proc.stderr is not None
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)

@@ -176,9 +176,13 @@ def test_a_real_modal_refused_shows_the_refusal_on_its_field(bot: RunningBot) ->
 def test_a_real_command_refused_is_explained_with_its_help(bot: RunningBot) -> None:
     """/premortem in a DM is refused by the handler and worded by its route."""
     response = bot.driver.slash_command(
-        "/premortem", "Launch the new onboarding", user_id=USER, user_name="alice",
-        channel_id="D0ALICE", channel_name="directmessage",
-    )  # fmt: skip
+        "/premortem",
+        "Launch the new onboarding",
+        user_id=USER,
+        user_name="alice",
+        channel_id="D0ALICE",
+        channel_name="directmessage",
+    )
     assert response.status == 200
     posts = _wait_for(lambda: bot.fake.response_url_posts)
     assert posts, "the refusal never reached the person"

@@ -84,9 +84,15 @@ def test_a_typo_cannot_buy_the_top_of_the_queue_and_small_audiences_do_not_divid
 
 def _request(i: int, goal: str) -> IntakeRequest:
     return IntakeRequest(
-        id=i, requester_slack_user_id="U1", status=RequestStatus.open, goal=goal,
-        audience="40 agents do X", context="calls", cost_of_inaction="€7", horizon="Q3",
-    )  # fmt: skip
+        id=i,
+        requester_slack_user_id="U1",
+        status=RequestStatus.open,
+        goal=goal,
+        audience="40 agents do X",
+        context="calls",
+        cost_of_inaction="€7",
+        horizon="Q3",
+    )
 
 
 def test_long_text_is_cut_between_characters_never_inside_an_escape() -> None:
@@ -98,12 +104,18 @@ def test_long_text_is_cut_between_characters_never_inside_an_escape() -> None:
 
 def test_the_portfolio_stays_within_50_blocks_even_with_1000_long_requests() -> None:
     rows = [
-        (_request(i, f"Indicator {'x' * 300} {i} → {i + 5}"), score(
-            goal=f"KPI {i} → {i + 5}", cost_of_inaction="€7", horizon="Q3",
-            audience="40", today=TODAY,
-        ))
+        (
+            _request(i, f"Indicator {'x' * 300} {i} → {i + 5}"),
+            score(
+                goal=f"KPI {i} → {i + 5}",
+                cost_of_inaction="€7",
+                horizon="Q3",
+                audience="40",
+                today=TODAY,
+            ),
+        )
         for i in range(1000)
-    ]  # fmt: skip
+    ]
     blocks = portfolio_blocks(rows)
     assert len(blocks) <= 50
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
@@ -118,10 +130,16 @@ def test_a_scaffold_from_the_longest_answers_still_fits_the_program_format() -> 
 
     long = "word " * 580  # 2,900 characters, the most the form takes
     request = IntakeRequest(
-        id=3, requester_slack_user_id="U1", status=RequestStatus.approved, decided_by="U0LEAD",
-        goal=f"Handle time {long} 300 → 240 seconds", audience=long, context=long,
-        cost_of_inaction=long + " 1,000,000", horizon=long + " by Q2",
-    )  # fmt: skip
+        id=3,
+        requester_slack_user_id="U1",
+        status=RequestStatus.approved,
+        decided_by="U0LEAD",
+        goal=f"Handle time {long} 300 → 240 seconds",
+        audience=long,
+        context=long,
+        cost_of_inaction=long + " 1,000,000",
+        horizon=long + " by Q2",
+    )
     text = program_yaml(request, program_id=program_id_for(request), owner="U0LEAD", today=TODAY)
     text = text.replace(
         "steps: []",

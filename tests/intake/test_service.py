@@ -26,14 +26,23 @@ def test_only_the_requester_may_edit_and_only_leads_may_decide(
         )
     with pytest.raises(PermissionDenied):
         service.decide(
-            session, request_id=request.id, action=DecisionAction.approved, actor_id=REQUESTER,
-            actor_is_lead=False, now=clock.now(),
-        )  # fmt: skip
+            session,
+            request_id=request.id,
+            action=DecisionAction.approved,
+            actor_id=REQUESTER,
+            actor_is_lead=False,
+            now=clock.now(),
+        )
     with pytest.raises(UserError, match="write the question"):
         service.decide(
-            session, request_id=request.id, action=DecisionAction.needs_info, actor_id=LEAD,
-            actor_is_lead=True, now=clock.now(), note="  ",
-        )  # fmt: skip
+            session,
+            request_id=request.id,
+            action=DecisionAction.needs_info,
+            actor_id=LEAD,
+            actor_is_lead=True,
+            now=clock.now(),
+            note="  ",
+        )
     assert request.status is RequestStatus.open
     assert [d.action for d in service.history(session, request.id)] == [DecisionAction.submitted]
 
@@ -44,15 +53,24 @@ def test_decisions_are_kept_with_who_and_when_and_a_closed_request_stays_closed(
     request = service.submit(session, user_id=REQUESTER, answers=GOOD, now=clock.now())
     clock.advance(timedelta(hours=2))
     service.decide(
-        session, request_id=request.id, action=DecisionAction.declined, actor_id=LEAD,
-        actor_is_lead=True, now=clock.now(), note="A job aid will do",
-    )  # fmt: skip
+        session,
+        request_id=request.id,
+        action=DecisionAction.declined,
+        actor_id=LEAD,
+        actor_is_lead=True,
+        now=clock.now(),
+        note="A job aid will do",
+    )
 
     with pytest.raises(UserError, match=f"already declined by <@{LEAD}>"):
         service.decide(
-            session, request_id=request.id, action=DecisionAction.approved, actor_id=LEAD,
-            actor_is_lead=True, now=clock.now(),
-        )  # fmt: skip
+            session,
+            request_id=request.id,
+            action=DecisionAction.approved,
+            actor_id=LEAD,
+            actor_is_lead=True,
+            now=clock.now(),
+        )
     with pytest.raises(UserError, match="already declined"):
         service.submit(
             session, user_id=REQUESTER, answers=GOOD, now=clock.now(), request_id=request.id

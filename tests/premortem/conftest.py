@@ -175,8 +175,18 @@ class Room:
             [v for v in self.fake.views.values() if v.get("callback_id") == blocks.ANON_VIEW]
         )
         self.click(user, self.parent_ts, blocks.ADD_ANON)
-        eventually(lambda: len([v for v in self.fake.views.values()
-                                if v.get("callback_id") == blocks.ANON_VIEW]) > before)  # fmt: skip
+        eventually(
+            lambda: (
+                len(
+                    [
+                        v
+                        for v in self.fake.views.values()
+                        if v.get("callback_id") == blocks.ANON_VIEW
+                    ]
+                )
+                > before
+            )
+        )
         view = self.latest_view(blocks.ANON_VIEW)
         return self.driver.view_submission(
             user_id=user,

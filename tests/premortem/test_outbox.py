@@ -28,9 +28,12 @@ OWNER, FACILITATOR = "U0OWNER", "U0FACIL"
 def _person(session: Session, user_id: str) -> Person:
     # Open every day, all day: the follow-up is due at once, whatever the weekday.
     person = Person(
-        slack_user_id=user_id, name=user_id.lower(), tz="UTC",
-        working_hours="00:00-23:59", working_days="mon,tue,wed,thu,fri,sat,sun",
-    )  # fmt: skip
+        slack_user_id=user_id,
+        name=user_id.lower(),
+        tz="UTC",
+        working_hours="00:00-23:59",
+        working_days="mon,tue,wed,thu,fri,sat,sun",
+    )
     session.add(person)
     session.flush()
     return person
@@ -39,9 +42,13 @@ def _person(session: Session, user_id: str) -> Person:
 def _finished(session: Session, settings: Settings) -> tuple[Premortem, Prevention]:
     request = service.StartRequest("Launch", "why", 6)
     p = service.start(
-        session, settings=settings, channel_id="C0X", user_id=FACILITATOR, request=request,
+        session,
+        settings=settings,
+        channel_id="C0X",
+        user_id=FACILITATOR,
+        request=request,
         now=NOW,
-    )  # fmt: skip
+    )
     risk = service.add_thread_risk(
         session, premortem=p, user_id="U0A", text="Slow", message_ts="1.1"
     )
@@ -49,9 +56,14 @@ def _finished(session: Session, settings: Settings) -> tuple[Premortem, Preventi
     service.advance(session, premortem=p, settings=settings, now=NOW)
     service.advance(session, premortem=p, settings=settings, now=NOW)
     prevention = service.record_prevention(
-        session, premortem=p, risk_id=risk.id, action="Talk early", owner_id=OWNER,
-        due=date(2026, 11, 27), decided_by=FACILITATOR,
-    )  # fmt: skip
+        session,
+        premortem=p,
+        risk_id=risk.id,
+        action="Talk early",
+        owner_id=OWNER,
+        due=date(2026, 11, 27),
+        decided_by=FACILITATOR,
+    )
     service.advance(session, premortem=p, settings=settings, now=NOW)
     return p, prevention
 
@@ -62,13 +74,19 @@ def _plan_both(services: Services) -> tuple[int, int]:
     with services.session() as session:
         p, prevention = _finished(session, settings)
         nudge = service.plan_owner_nudge(
-            session, prevention=prevention, person=_person(session, OWNER), settings=settings,
+            session,
+            prevention=prevention,
+            person=_person(session, OWNER),
+            settings=settings,
             now=NOW,
-        )  # fmt: skip
+        )
         review = service.plan_review(
-            session, premortem=p, person=_person(session, FACILITATOR), settings=settings,
+            session,
+            premortem=p,
+            person=_person(session, FACILITATOR),
+            settings=settings,
             now=NOW,
-        )  # fmt: skip
+        )
         assert nudge is not None
         return nudge.id, review.id
 
@@ -92,9 +110,13 @@ def test_a_prevention_closed_while_its_reminder_was_stuck_in_a_sender_is_never_p
     # click cannot cancel it; the sender that takes it over must not post it.
     with services.session() as session:
         service.set_prevention_status(
-            session, prevention_id=_row(services, nudge_id).ref_id or 0,
-            status=PreventionStatus.done, actor_id=OWNER, is_lead=False, now=NOW,
-        )  # fmt: skip
+            session,
+            prevention_id=_row(services, nudge_id).ref_id or 0,
+            status=PreventionStatus.done,
+            actor_id=OWNER,
+            is_lead=False,
+            now=NOW,
+        )
     clock.advance(timedelta(seconds=services.settings.send_lease_seconds + 1))
     survivor = Sender(services)
     assert survivor.reap() == 1
@@ -116,9 +138,7 @@ def test_a_permanent_slack_error_is_recorded_once_on_the_follow_up(
     clock.advance(timedelta(hours=1))
     assert sender.send_due().claimed == 0  # never retried
     row = _row(services, nudge_id)
-    assert (row.status, row.last_error, row.attempts) == (
-        DeliveryStatus.failed, "user_disabled", 1
-    )  # fmt: skip
+    assert (row.status, row.last_error, row.attempts) == (DeliveryStatus.failed, "user_disabled", 1)
 
 
 def test_forget_and_export_find_follow_ups_by_person(services: Services) -> None:
@@ -151,8 +171,10 @@ def test_an_unanswered_follow_up_is_no_unanswered_nudge(
     later = NOW + timedelta(hours=settings.answer_grace_hours + 1)
     with services.session() as session:
         owner = session.scalars(select(Person).where(Person.slack_user_id == OWNER)).one()
-        assert unanswered_streak(session, person_id=owner.id, now=later, settings=settings,
-                                 limit=5) == 0  # fmt: skip
+        assert (
+            unanswered_streak(session, person_id=owner.id, now=later, settings=settings, limit=5)
+            == 0
+        )
         assert owner.id not in fatigue_candidates(session, now=later, settings=settings)
         assert apply_silence(session, now=later, settings=settings) == 0
     assert _row(services, nudge_id).status == DeliveryStatus.sent

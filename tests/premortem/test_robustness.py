@@ -31,11 +31,22 @@ def _edit(room: Room, ts: str, text: str, user: str) -> None:
         "channel": CHANNEL,
         "hidden": True,
         "ts": f"{float(ts) + 5:.6f}",
-        "message": {"type": "message", "user": user, "text": text, "ts": ts,
-                    "thread_ts": room.parent_ts, "edited": {"user": user, "ts": ts}},
-        "previous_message": {"type": "message", "user": user, "text": "old", "ts": ts,
-                             "thread_ts": room.parent_ts},
-    }  # fmt: skip
+        "message": {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "thread_ts": room.parent_ts,
+            "edited": {"user": user, "ts": ts},
+        },
+        "previous_message": {
+            "type": "message",
+            "user": user,
+            "text": "old",
+            "ts": ts,
+            "thread_ts": room.parent_ts,
+        },
+    }
     assert room.driver.event(event).status == 200
 
 
@@ -47,9 +58,14 @@ def _delete(room: Room, ts: str, user: str) -> None:
         "hidden": True,
         "deleted_ts": ts,
         "ts": f"{float(ts) + 9:.6f}",
-        "previous_message": {"type": "message", "user": user, "text": "x", "ts": ts,
-                             "thread_ts": room.parent_ts},
-    }  # fmt: skip
+        "previous_message": {
+            "type": "message",
+            "user": user,
+            "text": "x",
+            "ts": ts,
+            "thread_ts": room.parent_ts,
+        },
+    }
     assert room.driver.event(event).status == 200
 
 
@@ -63,14 +79,24 @@ def _risk(room: Room, ts: str) -> Risk:
 def test_only_peoples_replies_in_the_thread_become_risks(pm: Room) -> None:
     pm.start("Launch the mentoring scheme")
     other_bot = {
-        "type": "message", "subtype": "bot_message", "bot_id": "B0OTHER", "channel": CHANNEL,
-        "text": "Deploy finished", "ts": "1795719999.000100", "thread_ts": pm.parent_ts,
-    }  # fmt: skip
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": "B0OTHER",
+        "channel": CHANNEL,
+        "text": "Deploy finished",
+        "ts": "1795719999.000100",
+        "thread_ts": pm.parent_ts,
+    }
     pm.driver.event(other_bot)
     app_user = {
-        "type": "message", "user": "U0APPX", "bot_id": "B0APPX", "channel": CHANNEL,
-        "text": "I am an app", "ts": "1795719999.000200", "thread_ts": pm.parent_ts,
-    }  # fmt: skip
+        "type": "message",
+        "user": "U0APPX",
+        "bot_id": "B0APPX",
+        "channel": CHANNEL,
+        "text": "I am an app",
+        "ts": "1795719999.000200",
+        "thread_ts": pm.parent_ts,
+    }
     pm.driver.event(app_user)
     # Messages outside the thread are left to other features' listeners.
     pm.driver.message_event(CHANNEL, user_id="U0ANA", text="lunch?")
@@ -172,8 +198,9 @@ def test_a_channel_the_bot_was_removed_from_loses_nothing(pm: Room) -> None:
 
 
 def test_starting_where_the_bot_cannot_join_explains_how_to_invite_it(pm: Room) -> None:
-    pm.fake.add_channel("G0SECRET", name="secret", members=[FACILITATOR], is_private=True,
-                        bot_member=False)  # fmt: skip
+    pm.fake.add_channel(
+        "G0SECRET", name="secret", members=[FACILITATOR], is_private=True, bot_member=False
+    )
     pm.driver.slash_command(
         "/premortem", "Secret launch", user_id=FACILITATOR, channel_id="G0SECRET"
     )
@@ -189,9 +216,12 @@ def test_a_thread_with_300_risks_pages_the_board(pm: Room) -> None:
         stored = service.get(session, p.id)
         for n in range(300):
             service.add_thread_risk(
-                session, premortem=stored, user_id="U0ANA", text=f"Risk number {n + 1} " + "x" * 90,
+                session,
+                premortem=stored,
+                user_id="U0ANA",
+                text=f"Risk number {n + 1} " + "x" * 90,
                 message_ts=f"1795720000.{n:06d}",
-            )  # fmt: skip
+            )
     pm.next_phase()
     eventually(lambda: len(pm.premortem().board_ts) == 8)
     pages = [pm.message(ts) for ts in pm.premortem().board_ts]
@@ -242,14 +272,18 @@ def test_merging_moves_votes_and_only_the_facilitator_may_merge(pm: Room) -> Non
     pm.click("U0ANA", board, blocks.MERGE)
     eventually(lambda: any("Only the facilitator" in t for t in pm.ephemerals_for("U0ANA")))
     pm.click(FACILITATOR, board, blocks.MERGE)
-    view = eventually(lambda: [v for v in pm.fake.views.values()
-                               if v.get("callback_id") == blocks.MERGE_VIEW])[-1]  # fmt: skip
+    view = eventually(
+        lambda: [v for v in pm.fake.views.values() if v.get("callback_id") == blocks.MERGE_VIEW]
+    )[-1]
     option = {"type": "static_select"}
     response = pm.driver.view_submission(
-        user_id=FACILITATOR, view_id=view["id"],
-        state_values={"source": {"value": {**option, "selected_option": {"value": "2"}}},
-                      "target": {"value": {**option, "selected_option": {"value": "1"}}}},
-    )  # fmt: skip
+        user_id=FACILITATOR,
+        view_id=view["id"],
+        state_values={
+            "source": {"value": {**option, "selected_option": {"value": "2"}}},
+            "target": {"value": {**option, "selected_option": {"value": "1"}}},
+        },
+    )
     assert response.status == 200
     eventually(lambda: _risk(pm, second.message_ts or "").status == RiskStatus.merged)
     # Dan's two votes fold into one (one per risk); his spare vote goes back to him.
@@ -274,9 +308,10 @@ def test_anonymous_risk_modal_refuses_empty_text_and_closed_collection(pm: Room)
     pm.next_phase()
     eventually(lambda: pm.premortem().phase == Phase.vote)
     late = pm.driver.view_submission(
-        user_id="U0BEN", view_id=view["id"],
+        user_id="U0BEN",
+        view_id=view["id"],
         state_values={"risk": {"value": {"type": "plain_text_input", "value": "Too late"}}},
-    )  # fmt: skip
+    )
     assert "collection has closed" in late.json()["errors"]["risk"]
     assert _risks(pm) == []
 
@@ -287,10 +322,16 @@ def test_a_double_click_on_the_phase_button_moves_one_phase(pm: Room) -> None:
     parent = pm.message(pm.parent_ts)
     for _ in range(2):
         pm.driver.block_actions(
-            user_id=FACILITATOR, channel_id=CHANNEL, message=parent,
-            actions=[{"action_id": blocks.NEXT_PHASE,
-                      "value": find_button(parent, blocks.NEXT_PHASE)["value"]}],
-        )  # fmt: skip
+            user_id=FACILITATOR,
+            channel_id=CHANNEL,
+            message=parent,
+            actions=[
+                {
+                    "action_id": blocks.NEXT_PHASE,
+                    "value": find_button(parent, blocks.NEXT_PHASE)["value"],
+                }
+            ],
+        )
     eventually(lambda: any("already moved on" in t for t in pm.ephemerals_for(FACILITATOR)))
     eventually(lambda: pm.premortem().board_ts)
     assert pm.premortem().phase == Phase.vote

@@ -187,9 +187,7 @@ def test_a_whole_premortem_from_start_to_follow_ups(pm: Room) -> None:
 
     # Follow-ups are rows of the delivery outbox: each owner is nudged two working days
     # before the due date, at 09:00 in their own zone (added to the directory from Slack).
-    nudges = {
-        user: f.due_at for user, f in _followups(pm) if f.kind == FollowupKind.owner
-    }
+    nudges = {user: f.due_at for user, f in _followups(pm) if f.kind == FollowupKind.owner}
     assert nudges == {
         "U0ANA": datetime(2026, 12, 8, 14, 0, tzinfo=UTC),  # Tue 09:00 in New York
         "U0BEN": datetime(2026, 12, 10, 0, 0, tzinfo=UTC),  # Thu 09:00 in Tokyo
@@ -223,9 +221,11 @@ def test_a_whole_premortem_from_start_to_follow_ups(pm: Room) -> None:
         if "done" in e["action_id"]
     )
     pm.driver.block_actions(
-        user_id="U0CAT", channel_id=dm_channel, message=message,
+        user_id="U0CAT",
+        channel_id=dm_channel,
+        message=message,
         actions=[{"action_id": button["action_id"], "value": button["value"]}],
-    )  # fmt: skip
+    )
     eventually(lambda: _prevention_status(pm, "U0CAT") == PreventionStatus.done)
     eventually(lambda: "marked *done*" in message_text(fake.dm_messages("U0CAT")[0]))
 
@@ -233,15 +233,18 @@ def test_a_whole_premortem_from_start_to_follow_ups(pm: Room) -> None:
     # for it to end, inside her working hours, and goes out then.
     ana_due = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
     dnd_end = datetime(2026, 12, 8, 15, 30, tzinfo=UTC)
-    fake.set_dnd("U0ANA", next_start_ts=int(ana_due.timestamp()) - 3600,
-                 next_end_ts=int(dnd_end.timestamp()))  # fmt: skip
+    fake.set_dnd(
+        "U0ANA", next_start_ts=int(ana_due.timestamp()) - 3600, next_end_ts=int(dnd_end.timestamp())
+    )
     clock.set(ana_due)  # type: ignore[attr-defined]
     pm.tick("delivery-send")
     assert not fake.dm_messages("U0ANA")
     ana = _followup(pm, "U0ANA")
     assert (ana.status, ana.due_at, ana.last_error) == (
-        DeliveryStatus.planned, dnd_end, "deferred: do not disturb"
-    )  # fmt: skip
+        DeliveryStatus.planned,
+        dnd_end,
+        "deferred: do not disturb",
+    )
     clock.set(dnd_end)  # type: ignore[attr-defined]
     pm.tick("delivery-send")
     assert len(fake.dm_messages("U0ANA")) == 1

@@ -89,9 +89,15 @@ def test_recipient_comes_from_the_directory_then_slack_then_the_default(
 ) -> None:
     settings = make_settings(default_timezone="Europe/Berlin")
     session.add(
-        Person(slack_user_id="U0OVR", name="o", tz="Asia/Tokyo", tz_override="Europe/Lisbon",
-               working_hours="10:00-16:00", working_days="mon,tue")
-    )  # fmt: skip
+        Person(
+            slack_user_id="U0OVR",
+            name="o",
+            tz="Asia/Tokyo",
+            tz_override="Europe/Lisbon",
+            working_hours="10:00-16:00",
+            working_days="mon,tue",
+        )
+    )
     session.flush()
     mine = followups.recipient(
         session, user_id="U0OVR", slack_user={"id": "U0OVR", "tz": "UTC"}, workspace_id=""
@@ -120,9 +126,14 @@ def _finished(session: Session, settings: Settings) -> int:
     assert service.cast_vote(session, premortem=p, risk_id=anon.id, voter_id="U0A").counted
     service.advance(session, premortem=p, settings=settings, now=NOW)
     service.record_prevention(
-        session, premortem=p, risk_id=anon.id, action="Talk | early", owner_id="U0B",
-        due=date(2026, 12, 10), decided_by="U0FAC",
-    )  # fmt: skip
+        session,
+        premortem=p,
+        risk_id=anon.id,
+        action="Talk | early",
+        owner_id="U0B",
+        due=date(2026, 12, 10),
+        decided_by="U0FAC",
+    )
     service.advance(session, premortem=p, settings=settings, now=NOW)
     return p.id
 
@@ -169,19 +180,27 @@ def test_only_owner_facilitator_or_lead_change_a_prevention(
     assert reminder is not None and reminder.status == DeliveryStatus.planned
     with pytest.raises(PermissionDenied, match="Nothing was changed"):
         service.set_prevention_status(
-            session, prevention_id=prevention.id, status=PreventionStatus.done, actor_id="U0X",
+            session,
+            prevention_id=prevention.id,
+            status=PreventionStatus.done,
+            actor_id="U0X",
             is_lead=False,
-        )  # fmt: skip
+        )
     assert prevention.status == PreventionStatus.open
     service.set_prevention_status(
-        session, prevention_id=prevention.id, status=PreventionStatus.dropped, actor_id="U0B",
-        is_lead=False, now=NOW,
-    )  # fmt: skip
+        session,
+        prevention_id=prevention.id,
+        status=PreventionStatus.dropped,
+        actor_id="U0B",
+        is_lead=False,
+        now=NOW,
+    )
     session.refresh(reminder)
     # A dropped prevention needs no reminder.
     assert (reminder.status, reminder.last_error) == (
-        DeliveryStatus.cancelled, "prevention dropped"
-    )  # fmt: skip
+        DeliveryStatus.cancelled,
+        "prevention dropped",
+    )
 
 
 def test_replanning_moves_an_untouched_reminder_and_replaces_one_already_sent(

@@ -199,9 +199,7 @@ def _checklist_of(message: dict[str, Any]) -> dict[str, Any]:
     return next(b for b in message["blocks"] if b.get("block_id") == "nudge_checklist")
 
 
-def test_unticking_the_last_ticked_box_is_recorded_and_shown(
-    bot: RunningBot, world: World
-) -> None:
+def test_unticking_the_last_ticked_box_is_recorded_and_shown(bot: RunningBot, world: World) -> None:
     nudge = world.send(USER, "call-checklist")
     _tick(bot, nudge, [1])
     wait_for(lambda: len(bot.fake.calls_to("chat.update")) == 1)

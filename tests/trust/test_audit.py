@@ -26,17 +26,28 @@ from tests.delivery.conftest import step, store_program
 def _record_three(session: Session, clock: FixedClock) -> None:
     now = clock.now()
     audit.record(
-        session, actor="U0LEAD", action=audit.Action.enrollment_create, target="U0EMP",
-        details={"program": "feedback", "source": "slack"}, now=now - timedelta(days=10),
-    )  # fmt: skip
+        session,
+        actor="U0LEAD",
+        action=audit.Action.enrollment_create,
+        target="U0EMP",
+        details={"program": "feedback", "source": "slack"},
+        now=now - timedelta(days=10),
+    )
     audit.record(
-        session, actor="cli:ops", action=audit.Action.program_launch, target="program:feedback",
+        session,
+        actor="cli:ops",
+        action=audit.Action.program_launch,
+        target="program:feedback",
         now=now - timedelta(days=2),
-    )  # fmt: skip
+    )
     audit.record(
-        session, actor="U0LEAD", action=audit.Action.role_change, target="U0EMP",
-        details={"from": "employee", "to": "manager"}, now=now,
-    )  # fmt: skip
+        session,
+        actor="U0LEAD",
+        action=audit.Action.role_change,
+        target="U0EMP",
+        details={"from": "employee", "to": "manager"},
+        now=now,
+    )
 
 
 def test_cli_lists_events_since_a_date_as_json(services: Services, clock: FixedClock) -> None:

@@ -120,9 +120,14 @@ def build_world(bot: RunningBot) -> Ctx:
             )
             ctx.ids[f"intake_{name}"] = request.id
         intake_service.decide(
-            session, request_id=ctx.ids["intake_asked"], action=DecisionAction.needs_info,
-            actor_id=LEAD, actor_is_lead=True, now=now, note="How is it measured today?",
-        )  # fmt: skip
+            session,
+            request_id=ctx.ids["intake_asked"],
+            action=DecisionAction.needs_info,
+            actor_id=LEAD,
+            actor_is_lead=True,
+            now=now,
+            note="How is it measured today?",
+        )
         for name, phase in PREMORTEMS.items():
             ctx.ids[f"pm_{name}"] = _premortem(session, bot, phase)
         p = session.get(Premortem, ctx.ids["pm_decide"])
@@ -131,9 +136,14 @@ def build_world(bot: RunningBot) -> Ctx:
         assert risk is not None
         ctx.ids["risk_decide"] = risk.id
         prevention = pm_service.record_prevention(
-            session, premortem=p, risk_id=risk.id, action="Pilot with one team", owner_id=MGR,
-            due=now.date().replace(year=now.year + 1), decided_by=EMP,
-        )  # fmt: skip
+            session,
+            premortem=p,
+            risk_id=risk.id,
+            action="Pilot with one team",
+            owner_id=MGR,
+            due=now.date().replace(year=now.year + 1),
+            decided_by=EMP,
+        )
         ctx.ids["prevention"] = prevention.id
         vote_pm = session.get(Premortem, ctx.ids["pm_vote"])
         assert vote_pm is not None
@@ -165,12 +175,15 @@ PREMORTEMS = {
 def _premortem(session: Any, bot: RunningBot, phase: Phase) -> int:
     services = bot.services
     p = pm_service.start(
-        session, settings=services.settings, channel_id=TEAM, user_id=EMP,
+        session,
+        settings=services.settings,
+        channel_id=TEAM,
+        user_id=EMP,
         request=pm_service.StartRequest(
             "Launch the new CRM", services.settings.premortem_template, 6
         ),
         now=services.clock.now(),
-    )  # fmt: skip
+    )
     for n, text_ in enumerate(("Nobody uses it", "Data is wrong"), start=1):
         pm_service.add_thread_risk(
             session, premortem=p, user_id=MGR, text=text_, message_ts=f"1700000000.00000{n}"
@@ -400,8 +413,11 @@ def hook(name: str, body: dict[str, Any], secret: str, source: str) -> Run:
         stamp = str(int(ctx.bot.services.clock.now().timestamp()))  # hooks use the bot's clock
         sign = metric_signature if name == "metric" else triggers.signature
         key = {"signed": secret, "wrong secret": "not-the-secret"}.get(actor)
-        headers = {"Content-Type": "application/json", "X-Nudgebot-Source": source,
-                   "X-Nudgebot-Timestamp": stamp}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json",
+            "X-Nudgebot-Source": source,
+            "X-Nudgebot-Timestamp": stamp,
+        }
         if key is not None:
             headers["X-Nudgebot-Signature"] = sign(key, stamp, raw)
         request = urllib.request.Request(
@@ -429,184 +445,563 @@ def rows() -> list[Row]:
 
     return [
         # /nudges: always about the person who typed it; the text cannot name anyone else.
-        Row("/nudges help", ANYONE, ("/nudges",), command("/nudges", "help"),
-            (EMP, OTHER), (), replied),
-        Row("/nudges status", SELF, ("/nudges",), command("/nudges", "status"),
-            (EMP,), (), replied),
-        Row("/nudges pause", SELF, ("/nudges",), command("/nudges", "pause", naming_emp=True),
-            (EMP,), (OTHER,), table_grew("nudge_pauses", 0)),
-        Row("/nudges resume", SELF, ("/nudges",), command("/nudges", "resume"),
-            (EMP,), (), replied),
-        Row("/nudges vacation", SELF, ("/nudges",),
+        Row(
+            "/nudges help",
+            ANYONE,
+            ("/nudges",),
+            command("/nudges", "help"),
+            (EMP, OTHER),
+            (),
+            replied,
+        ),
+        Row(
+            "/nudges status", SELF, ("/nudges",), command("/nudges", "status"), (EMP,), (), replied
+        ),
+        Row(
+            "/nudges pause",
+            SELF,
+            ("/nudges",),
+            command("/nudges", "pause", naming_emp=True),
+            (EMP,),
+            (OTHER,),
+            table_grew("nudge_pauses", 0),
+        ),
+        Row(
+            "/nudges resume", SELF, ("/nudges",), command("/nudges", "resume"), (EMP,), (), replied
+        ),
+        Row(
+            "/nudges vacation",
+            SELF,
+            ("/nudges",),
             command("/nudges", "vacation 2026-12-24 2027-01-02"),
-            (EMP,), (), replied),
-        Row("/nudges stop", SELF, ("/nudges",), command("/nudges", "stop call-opener"),
-            (EMP,), (OTHER,), lambda ctx, actor: ctx.scalar(
-                select(Enrollment.status).where(Enrollment.person_id == ctx.world.person(EMP))
-            ).value != "active"),
-        Row("/nudges digest", MANAGER, ("/nudges",), command("/nudges", "digest"),
-            (MGR,), (), replied),
+            (EMP,),
+            (),
+            replied,
+        ),
+        Row(
+            "/nudges stop",
+            SELF,
+            ("/nudges",),
+            command("/nudges", "stop call-opener"),
+            (EMP,),
+            (OTHER,),
+            lambda ctx, actor: (
+                ctx.scalar(
+                    select(Enrollment.status).where(Enrollment.person_id == ctx.world.person(EMP))
+                ).value
+                != "active"
+            ),
+        ),
+        Row(
+            "/nudges digest",
+            MANAGER,
+            ("/nudges",),
+            command("/nudges", "digest"),
+            (MGR,),
+            (),
+            replied,
+        ),
         # Answers in a nudge: only the person it was sent to.
-        Row("nudge_done", SELF, ("nudge_done",), nudge_click("done", "nudge_done", "done"),
-            (EMP,), (OTHER, MGR, LEAD), events_of("done")),
-        Row("nudge_not_relevant", SELF, ("nudge_not_relevant",),
+        Row(
+            "nudge_done",
+            SELF,
+            ("nudge_done",),
+            nudge_click("done", "nudge_done", "done"),
+            (EMP,),
+            (OTHER, MGR, LEAD),
+            events_of("done"),
+        ),
+        Row(
+            "nudge_not_relevant",
+            SELF,
+            ("nudge_not_relevant",),
             nudge_click("not_relevant", "nudge_not_relevant", "not_relevant"),
-            (EMP,), (OTHER, MGR), events_of("not_relevant")),
-        Row("nudge_snooze", SELF, ("nudge_snooze",), nudge_click("snooze", "nudge_snooze", "1h"),
-            (EMP,), (OTHER, LEAD), events_of("snooze")),
-        Row("nudge_check", SELF, ("nudge_check",), nudge_click("check", "nudge_check", "0"),
-            (EMP,), (OTHER,), events_of("check")),
-        Row("nudge_rate_1 … nudge_rate_5", SELF, ("^nudge_rate_[1-5]$",),
-            nudge_click("rate", "nudge_rate_4", "4"), (EMP,), (OTHER, MGR), events_of("rate")),
-        Row("nudge_reflect", SELF, ("nudge_reflect",),
-            nudge_click("reflect", "nudge_reflect", "text"), (EMP,), (OTHER, MGR),
-            slack_call("views.open")),
-        Row("nudge_link", ANYONE, ("nudge_link",), nudge_click("done", "nudge_link", "link"),
-            (EMP,), (), http_ok),
-        Row("view proof_reflection", SELF, ("proof_reflection",),
-            submit("proof_reflection", {"answer": {"text": text_input("Asked more, fixed faster")}},
-                   lambda ctx: json.dumps({"delivery_id": ctx.nudges["reflection"].delivery_id})),
-            (EMP,), (OTHER, MGR, LEAD), events_of("reflection")),
-        Row("view proof_not_relevant", SELF, ("proof_not_relevant",),
-            submit("proof_not_relevant", {"details": {"text": text_input("I do not take calls")}},
-                   lambda ctx: json.dumps({"delivery_id": ctx.nudges["not_relevant"].delivery_id})),
-            (EMP,), (OTHER, MGR), grew(count_of(ProofEvent.id, ProofEvent.kind == "reason"), 0)),
+            (EMP,),
+            (OTHER, MGR),
+            events_of("not_relevant"),
+        ),
+        Row(
+            "nudge_snooze",
+            SELF,
+            ("nudge_snooze",),
+            nudge_click("snooze", "nudge_snooze", "1h"),
+            (EMP,),
+            (OTHER, LEAD),
+            events_of("snooze"),
+        ),
+        Row(
+            "nudge_check",
+            SELF,
+            ("nudge_check",),
+            nudge_click("check", "nudge_check", "0"),
+            (EMP,),
+            (OTHER,),
+            events_of("check"),
+        ),
+        Row(
+            "nudge_rate_1 … nudge_rate_5",
+            SELF,
+            ("^nudge_rate_[1-5]$",),
+            nudge_click("rate", "nudge_rate_4", "4"),
+            (EMP,),
+            (OTHER, MGR),
+            events_of("rate"),
+        ),
+        Row(
+            "nudge_reflect",
+            SELF,
+            ("nudge_reflect",),
+            nudge_click("reflect", "nudge_reflect", "text"),
+            (EMP,),
+            (OTHER, MGR),
+            slack_call("views.open"),
+        ),
+        Row(
+            "nudge_link",
+            ANYONE,
+            ("nudge_link",),
+            nudge_click("done", "nudge_link", "link"),
+            (EMP,),
+            (),
+            http_ok,
+        ),
+        Row(
+            "view proof_reflection",
+            SELF,
+            ("proof_reflection",),
+            submit(
+                "proof_reflection",
+                {"answer": {"text": text_input("Asked more, fixed faster")}},
+                lambda ctx: json.dumps({"delivery_id": ctx.nudges["reflection"].delivery_id}),
+            ),
+            (EMP,),
+            (OTHER, MGR, LEAD),
+            events_of("reflection"),
+        ),
+        Row(
+            "view proof_not_relevant",
+            SELF,
+            ("proof_not_relevant",),
+            submit(
+                "proof_not_relevant",
+                {"details": {"text": text_input("I do not take calls")}},
+                lambda ctx: json.dumps({"delivery_id": ctx.nudges["not_relevant"].delivery_id}),
+            ),
+            (EMP,),
+            (OTHER, MGR),
+            grew(count_of(ProofEvent.id, ProofEvent.kind == "reason"), 0),
+        ),
         # App Home: each person's own page; the lead section only for leads.
-        Row("nudges_pause", SELF, ("nudges_pause",), home_click("nudges_pause", "7d"),
-            (OTHER,), (), table_grew("nudge_pauses", 1)),
-        Row("nudges_resume", SELF, ("nudges_resume",), home_click("nudges_resume", "resume"),
-            (EMP,), (), slack_call("views.publish")),
-        Row("nudges_preferences", SELF, ("nudges_preferences",),
-            home_click("nudges_preferences", "edit"), (EMP,), (), slack_call("views.open")),
-        Row("view proof_preferences", SELF, ("proof_preferences",),
-            submit("proof_preferences", {"hours": {"value": text_input("08:00-16:00")},
-                                         "tz": {"value": text_input("Europe/Sofia")}},
-                   lambda ctx: ""),
-            (EMP,), (), person_changed("tz_override")),
-        Row("nudges_programs_page_prev · _next", ANYONE, ("^nudges_programs_page_(prev|next)$",),
-            home_click("nudges_programs_page_next", "1"), (LEAD, EMP), (),
-            slack_call("views.publish")),
-        Row("nudges_enroll", LD_LEAD, ("nudges_enroll",),
+        Row(
+            "nudges_pause",
+            SELF,
+            ("nudges_pause",),
+            home_click("nudges_pause", "7d"),
+            (OTHER,),
+            (),
+            table_grew("nudge_pauses", 1),
+        ),
+        Row(
+            "nudges_resume",
+            SELF,
+            ("nudges_resume",),
+            home_click("nudges_resume", "resume"),
+            (EMP,),
+            (),
+            slack_call("views.publish"),
+        ),
+        Row(
+            "nudges_preferences",
+            SELF,
+            ("nudges_preferences",),
+            home_click("nudges_preferences", "edit"),
+            (EMP,),
+            (),
+            slack_call("views.open"),
+        ),
+        Row(
+            "view proof_preferences",
+            SELF,
+            ("proof_preferences",),
+            submit(
+                "proof_preferences",
+                {
+                    "hours": {"value": text_input("08:00-16:00")},
+                    "tz": {"value": text_input("Europe/Sofia")},
+                },
+                lambda ctx: "",
+            ),
+            (EMP,),
+            (),
+            person_changed("tz_override"),
+        ),
+        Row(
+            "nudges_programs_page_prev · _next",
+            ANYONE,
+            ("^nudges_programs_page_(prev|next)$",),
+            home_click("nudges_programs_page_next", "1"),
+            (LEAD, EMP),
+            (),
+            slack_call("views.publish"),
+        ),
+        Row(
+            "nudges_enroll",
+            LD_LEAD,
+            ("nudges_enroll",),
             home_click("nudges_enroll", "call-opener"),
-            (LEAD,), (EMP, MGR), slack_call("views.open")),
-        Row("view proof_enroll", LD_LEAD, ("proof_enroll",),
-            submit("proof_enroll", {"channel": {"value": {"type": "conversations_select",
-                                                          "selected_conversation": TEAM}}},
-                   lambda ctx: json.dumps({"program_id": "call-opener"})),
-            (LEAD,), (EMP, MGR, OTHER),
-            grew(count_of(Enrollment.id), 1)),
+            (LEAD,),
+            (EMP, MGR),
+            slack_call("views.open"),
+        ),
+        Row(
+            "view proof_enroll",
+            LD_LEAD,
+            ("proof_enroll",),
+            submit(
+                "proof_enroll",
+                {
+                    "channel": {
+                        "value": {"type": "conversations_select", "selected_conversation": TEAM}
+                    }
+                },
+                lambda ctx: json.dumps({"program_id": "call-opener"}),
+            ),
+            (LEAD,),
+            (EMP, MGR, OTHER),
+            grew(count_of(Enrollment.id), 1),
+        ),
         # /intake
-        Row("/intake", ANYONE, ("/intake",), command("/intake", ""), (OTHER,), (),
-            slack_call("views.open")),
-        Row("/intake list", LD_LEAD, ("/intake",), command("/intake", "list"), (LEAD,),
-            (EMP, MGR), slack_call("views.open")),
-        Row("view intake_form (new request)", ANYONE, ("intake_form",),
-            submit("intake_form", {k: {"value": text_input(v)} for k, v in INTAKE_ANSWERS.items()},
-                   lambda ctx: json.dumps({"request_id": None})),
-            (OTHER,), (), grew(count_of(IntakeRequest.id), 6)),
-        Row("view intake_form (answer a question)", REQUESTER, ("intake_form",),
-            submit("intake_form", {k: {"value": text_input(v)} for k, v in INTAKE_ANSWERS.items()},
-                   lambda ctx: json.dumps({"request_id": ctx.ids["intake_asked"]})),
-            (EMP,), (OTHER, LEAD), intake_status("intake_asked", RequestStatus.open)),
-        Row("view_closed intake_form", ANYONE, ("intake_form",),
+        Row(
+            "/intake",
+            ANYONE,
+            ("/intake",),
+            command("/intake", ""),
+            (OTHER,),
+            (),
+            slack_call("views.open"),
+        ),
+        Row(
+            "/intake list",
+            LD_LEAD,
+            ("/intake",),
+            command("/intake", "list"),
+            (LEAD,),
+            (EMP, MGR),
+            slack_call("views.open"),
+        ),
+        Row(
+            "view intake_form (new request)",
+            ANYONE,
+            ("intake_form",),
+            submit(
+                "intake_form",
+                {k: {"value": text_input(v)} for k, v in INTAKE_ANSWERS.items()},
+                lambda ctx: json.dumps({"request_id": None}),
+            ),
+            (OTHER,),
+            (),
+            grew(count_of(IntakeRequest.id), 6),
+        ),
+        Row(
+            "view intake_form (answer a question)",
+            REQUESTER,
+            ("intake_form",),
+            submit(
+                "intake_form",
+                {k: {"value": text_input(v)} for k, v in INTAKE_ANSWERS.items()},
+                lambda ctx: json.dumps({"request_id": ctx.ids["intake_asked"]}),
+            ),
+            (EMP,),
+            (OTHER, LEAD),
+            intake_status("intake_asked", RequestStatus.open),
+        ),
+        Row(
+            "view_closed intake_form",
+            ANYONE,
+            ("intake_form",),
             lambda ctx, actor: ctx.bot.driver.view_closed(
-                user_id=actor, view={"id": "V0CLOSED", "callback_id": "intake_form",
-                                     "private_metadata": "", "blocks": [],
-                                     "state": {"values": {"goal": {"value": text_input("x y")}}}}),
-            (OTHER,), (), lambda ctx, actor: True),
-        Row("intake_claim", LD_LEAD, ("intake_claim",),
+                user_id=actor,
+                view={
+                    "id": "V0CLOSED",
+                    "callback_id": "intake_form",
+                    "private_metadata": "",
+                    "blocks": [],
+                    "state": {"values": {"goal": {"value": text_input("x y")}}},
+                },
+            ),
+            (OTHER,),
+            (),
+            lambda ctx, actor: True,
+        ),
+        Row(
+            "intake_claim",
+            LD_LEAD,
+            ("intake_claim",),
             btn("intake_claim", lambda ctx: str(ctx.ids["intake_claim"])),
-            (LEAD,), (EMP, MGR, OTHER), intake_status("intake_claim", RequestStatus.claimed)),
-        Row("intake_approve", LD_LEAD, ("intake_approve",),
+            (LEAD,),
+            (EMP, MGR, OTHER),
+            intake_status("intake_claim", RequestStatus.claimed),
+        ),
+        Row(
+            "intake_approve",
+            LD_LEAD,
+            ("intake_approve",),
             btn("intake_approve", lambda ctx: str(ctx.ids["intake_approve"])),
-            (LEAD,), (EMP, OTHER), intake_status("intake_approve", RequestStatus.approved)),
-        Row("intake_decline", LD_LEAD, ("intake_decline",),
+            (LEAD,),
+            (EMP, OTHER),
+            intake_status("intake_approve", RequestStatus.approved),
+        ),
+        Row(
+            "intake_decline",
+            LD_LEAD,
+            ("intake_decline",),
             btn("intake_decline", lambda ctx: str(ctx.ids["intake_decline"])),
-            (LEAD,), (EMP, OTHER), slack_call("views.open")),
-        Row("intake_needs_info", LD_LEAD, ("intake_needs_info",),
+            (LEAD,),
+            (EMP, OTHER),
+            slack_call("views.open"),
+        ),
+        Row(
+            "intake_needs_info",
+            LD_LEAD,
+            ("intake_needs_info",),
             btn("intake_needs_info", lambda ctx: str(ctx.ids["intake_needs_info"])),
-            (LEAD,), (EMP, OTHER), slack_call("views.open")),
-        Row("view intake_note", LD_LEAD, ("intake_note",),
-            submit("intake_note", {"note": {"value": text_input("Not this quarter")}},
-                   lambda ctx: json.dumps({"request_id": ctx.ids["intake_note"],
-                                           "action": "declined"})),
-            (LEAD,), (EMP, MGR), intake_status("intake_note", RequestStatus.declined)),
-        Row("intake_answer", REQUESTER, ("intake_answer",),
+            (LEAD,),
+            (EMP, OTHER),
+            slack_call("views.open"),
+        ),
+        Row(
+            "view intake_note",
+            LD_LEAD,
+            ("intake_note",),
+            submit(
+                "intake_note",
+                {"note": {"value": text_input("Not this quarter")}},
+                lambda ctx: json.dumps(
+                    {"request_id": ctx.ids["intake_note"], "action": "declined"}
+                ),
+            ),
+            (LEAD,),
+            (EMP, MGR),
+            intake_status("intake_note", RequestStatus.declined),
+        ),
+        Row(
+            "intake_answer",
+            REQUESTER,
+            ("intake_answer",),
             btn("intake_answer", lambda ctx: str(ctx.ids["intake_asked"]), channel=None),
-            (EMP,), (OTHER, LEAD), slack_call("views.open")),
+            (EMP,),
+            (OTHER, LEAD),
+            slack_call("views.open"),
+        ),
         # /premortem
-        Row("/premortem INITIATIVE", ANYONE, ("/premortem",), command("/premortem", "Move to SSO"),
-            (OTHER,), (), grew(count_of(Premortem.id), len(PREMORTEMS))),
-        Row("/premortem list · help", ANYONE, ("/premortem",), command("/premortem", "list"),
-            (OTHER,), (), replied),
-        Row("premortem_add_anonymous", ANYONE, ("premortem_add_anonymous",),
-            btn("premortem_add_anonymous", pm("collect")), (OTHER,), (),
-            slack_call("views.open")),
-        Row("view premortem_anonymous_risk", ANYONE, ("premortem_anonymous_risk",),
-            submit("premortem_anonymous_risk", {"risk": {"value": text_input("Budget cut")}},
-                   pm("collect")),
-            (OTHER,), (), grew(count_of(Risk.id), 2 * len(PREMORTEMS))),
-        Row("premortem_next_phase · premortem_publish", FACILITATOR,
+        Row(
+            "/premortem INITIATIVE",
+            ANYONE,
+            ("/premortem",),
+            command("/premortem", "Move to SSO"),
+            (OTHER,),
+            (),
+            grew(count_of(Premortem.id), len(PREMORTEMS)),
+        ),
+        Row(
+            "/premortem list · help",
+            ANYONE,
+            ("/premortem",),
+            command("/premortem", "list"),
+            (OTHER,),
+            (),
+            replied,
+        ),
+        Row(
+            "premortem_add_anonymous",
+            ANYONE,
+            ("premortem_add_anonymous",),
+            btn("premortem_add_anonymous", pm("collect")),
+            (OTHER,),
+            (),
+            slack_call("views.open"),
+        ),
+        Row(
+            "view premortem_anonymous_risk",
+            ANYONE,
+            ("premortem_anonymous_risk",),
+            submit(
+                "premortem_anonymous_risk",
+                {"risk": {"value": text_input("Budget cut")}},
+                pm("collect"),
+            ),
+            (OTHER,),
+            (),
+            grew(count_of(Risk.id), 2 * len(PREMORTEMS)),
+        ),
+        Row(
+            "premortem_next_phase · premortem_publish",
+            FACILITATOR,
             ("premortem_next_phase", "premortem_publish"),
             btn("premortem_next_phase", lambda ctx: f"{ctx.ids['pm_collect']}:collect"),
-            (EMP,), (OTHER, MGR), pm_field("collect", "phase", Phase.vote)),
-        Row("premortem_take_over", TAKEOVER, ("premortem_take_over",),
-            btn("premortem_take_over", pm("takeover")), (LEAD,), (OTHER, MGR),
-            pm_field("takeover", "facilitator_id", ACTOR)),
-        Row("premortem_vote", ANYONE, ("premortem_vote",),
-            btn("premortem_vote", lambda ctx: str(ctx.ids["risk_vote"])), (MGR,), (),
-            grew(count_of(Vote.id), 1)),
-        Row("premortem_take_back", ANYONE, ("premortem_take_back",),
-            btn("premortem_take_back", pm("vote")), (OTHER,), (),
-            lambda ctx, actor: count_of(Vote.id, Vote.voter_id == OTHER)(ctx) == 0),
-        Row("premortem_merge", FACILITATOR, ("premortem_merge",),
-            btn("premortem_merge", pm("merge")), (EMP,), (OTHER, MGR),
-            slack_call("views.open")),
-        Row("view premortem_merge_risks", FACILITATOR, ("premortem_merge_risks",),
-            submit("premortem_merge_risks",
-                   {"source": {"value": {"selected_option": {"value": "2"}}},
-                    "target": {"value": {"selected_option": {"value": "1"}}}}, pm("merge")),
-            (LEAD,), (OTHER, MGR),
-            lambda ctx, actor: ctx.scalar(select(func.count(Risk.id)).where(
-                Risk.premortem_id == ctx.ids["pm_merge"], Risk.merged_into_id.is_not(None))) == 1),
-        Row("premortem_decide", FACILITATOR, ("premortem_decide",),
+            (EMP,),
+            (OTHER, MGR),
+            pm_field("collect", "phase", Phase.vote),
+        ),
+        Row(
+            "premortem_take_over",
+            TAKEOVER,
+            ("premortem_take_over",),
+            btn("premortem_take_over", pm("takeover")),
+            (LEAD,),
+            (OTHER, MGR),
+            pm_field("takeover", "facilitator_id", ACTOR),
+        ),
+        Row(
+            "premortem_vote",
+            ANYONE,
+            ("premortem_vote",),
+            btn("premortem_vote", lambda ctx: str(ctx.ids["risk_vote"])),
+            (MGR,),
+            (),
+            grew(count_of(Vote.id), 1),
+        ),
+        Row(
+            "premortem_take_back",
+            ANYONE,
+            ("premortem_take_back",),
+            btn("premortem_take_back", pm("vote")),
+            (OTHER,),
+            (),
+            lambda ctx, actor: count_of(Vote.id, Vote.voter_id == OTHER)(ctx) == 0,
+        ),
+        Row(
+            "premortem_merge",
+            FACILITATOR,
+            ("premortem_merge",),
+            btn("premortem_merge", pm("merge")),
+            (EMP,),
+            (OTHER, MGR),
+            slack_call("views.open"),
+        ),
+        Row(
+            "view premortem_merge_risks",
+            FACILITATOR,
+            ("premortem_merge_risks",),
+            submit(
+                "premortem_merge_risks",
+                {
+                    "source": {"value": {"selected_option": {"value": "2"}}},
+                    "target": {"value": {"selected_option": {"value": "1"}}},
+                },
+                pm("merge"),
+            ),
+            (LEAD,),
+            (OTHER, MGR),
+            lambda ctx, actor: (
+                ctx.scalar(
+                    select(func.count(Risk.id)).where(
+                        Risk.premortem_id == ctx.ids["pm_merge"], Risk.merged_into_id.is_not(None)
+                    )
+                )
+                == 1
+            ),
+        ),
+        Row(
+            "premortem_decide",
+            FACILITATOR,
+            ("premortem_decide",),
             btn("premortem_decide", lambda ctx: f"{ctx.ids['pm_decide']}:{ctx.ids['risk_decide']}"),
-            (EMP,), (OTHER, MGR), slack_call("views.open")),
-        Row("view premortem_decision", FACILITATOR, ("premortem_decision",),
-            submit("premortem_decision",
-                   {"action": {"value": text_input("Train the champions first")},
+            (EMP,),
+            (OTHER, MGR),
+            slack_call("views.open"),
+        ),
+        Row(
+            "view premortem_decision",
+            FACILITATOR,
+            ("premortem_decision",),
+            submit(
+                "premortem_decision",
+                {
+                    "action": {"value": text_input("Train the champions first")},
                     "owner": {"value": {"selected_user": MGR}},
-                    "due": {"value": {"selected_date": "2027-03-01"}}},
-                   lambda ctx: f"{ctx.ids['pm_decide']}:{ctx.ids['risk_decide']}"),
-            (LEAD,), (OTHER, MGR),
-            lambda ctx, actor: ctx.scalar(select(Prevention.decided_by).where(
-                Prevention.id == ctx.ids["prevention"])) == LEAD),
-        Row("premortem_prevention_status_*", PREVENTION_PEOPLE, ("^premortem_prevention_status_",),
+                    "due": {"value": {"selected_date": "2027-03-01"}},
+                },
+                lambda ctx: f"{ctx.ids['pm_decide']}:{ctx.ids['risk_decide']}",
+            ),
+            (LEAD,),
+            (OTHER, MGR),
+            lambda ctx, actor: (
+                ctx.scalar(
+                    select(Prevention.decided_by).where(Prevention.id == ctx.ids["prevention"])
+                )
+                == LEAD
+            ),
+        ),
+        Row(
+            "premortem_prevention_status_*",
+            PREVENTION_PEOPLE,
+            ("^premortem_prevention_status_",),
             lambda ctx, actor: ctx.bot.driver.block_actions(
-                user_id=actor, channel_id=TEAM, actions=[{
-                    "action_id": "premortem_prevention_status_done",
-                    "value": f"{ctx.ids['prevention']}:done"}]),
-            (MGR,), (OTHER,),
-            lambda ctx, actor: ctx.scalar(select(Prevention.status).where(
-                Prevention.id == ctx.ids["prevention"])) == PreventionStatus.done),
+                user_id=actor,
+                channel_id=TEAM,
+                actions=[
+                    {
+                        "action_id": "premortem_prevention_status_done",
+                        "value": f"{ctx.ids['prevention']}:done",
+                    }
+                ],
+            ),
+            (MGR,),
+            (OTHER,),
+            lambda ctx, actor: (
+                ctx.scalar(select(Prevention.status).where(Prevention.id == ctx.ids["prevention"]))
+                == PreventionStatus.done
+            ),
+        ),
         # Digest buttons
-        Row("digest_share_with_manager", SELF, ("digest_share_with_manager",),
-            btn("digest_share_with_manager", lambda ctx: "on", channel=None), (EMP,), (),
-            grew(count_of(PrivacyChoice.person_id), 0)),
-        Row("digest_enrollment_opt_in", SELF, ("digest_enrollment_opt_in",),
-            btn("digest_enrollment_opt_in", lambda ctx: "off", channel=None), (EMP,), (),
-            grew(count_of(PrivacyChoice.person_id), 0)),
-        Row("digest_impact_brief", LD_LEAD, ("digest_impact_brief",),
-            btn("digest_impact_brief", lambda ctx: "call-opener", channel=None), (LEAD,),
-            (EMP, MGR), dm_says("mpact")),
+        Row(
+            "digest_share_with_manager",
+            SELF,
+            ("digest_share_with_manager",),
+            btn("digest_share_with_manager", lambda ctx: "on", channel=None),
+            (EMP,),
+            (),
+            grew(count_of(PrivacyChoice.person_id), 0),
+        ),
+        Row(
+            "digest_enrollment_opt_in",
+            SELF,
+            ("digest_enrollment_opt_in",),
+            btn("digest_enrollment_opt_in", lambda ctx: "off", channel=None),
+            (EMP,),
+            (),
+            grew(count_of(PrivacyChoice.person_id), 0),
+        ),
+        Row(
+            "digest_impact_brief",
+            LD_LEAD,
+            ("digest_impact_brief",),
+            btn("digest_impact_brief", lambda ctx: "call-opener", channel=None),
+            (LEAD,),
+            (EMP, MGR),
+            dm_says("mpact"),
+        ),
         # Webhooks: the "actors" are the request's signature.
-        Row("POST /hooks/trigger", SIGNED, ("hook:trigger",),
+        Row(
+            "POST /hooks/trigger",
+            SIGNED,
+            ("hook:trigger",),
             hook("trigger", {"trigger": "escalated", "user": EMP}, HOOK_SECRET, "crm"),
-            ("signed",), ("unsigned", "wrong secret"), http_ok),
-        Row("POST /hooks/metric", SIGNED, ("hook:metric",),
+            ("signed",),
+            ("unsigned", "wrong secret"),
+            http_ok,
+        ),
+        Row(
+            "POST /hooks/metric",
+            SIGNED,
+            ("hook:metric",),
             hook("metric", {"program": "call-opener", "value": 15.5}, METRIC_SECRET, "bi"),
-            ("signed",), ("unsigned", "wrong secret"), http_ok),
-    ]  # fmt: skip
+            ("signed",),
+            ("unsigned", "wrong secret"),
+            http_ok,
+        ),
+    ]
 
 
 def cli_commands() -> list[str]:

@@ -26,8 +26,11 @@ from bot.settings import env_names
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Environment names that steer the tests and benchmarks, not the bot.
-NOT_SETTINGS = {"NUDGEBOT_TEST_POSTGRES_URL", "NUDGEBOT_TEST_REQUIRE_POSTGRES",
-                "NUDGEBOT_BENCH_POSTGRES_URL"}  # fmt: skip
+NOT_SETTINGS = {
+    "NUDGEBOT_TEST_POSTGRES_URL",
+    "NUDGEBOT_TEST_REQUIRE_POSTGRES",
+    "NUDGEBOT_BENCH_POSTGRES_URL",
+}
 
 
 def _mentions(pattern: str) -> Iterator[tuple[str, str]]:

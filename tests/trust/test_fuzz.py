@@ -56,32 +56,82 @@ PROGRAM = "call-opener"  # the program tests.proof.conftest.World creates
 OAUTH_CLIENT = ("1111.2222", "client-secret-0123456789")
 
 ACTION_IDS = (
-    "nudge_done", "nudge_not_relevant", "nudge_snooze", "nudge_check", "nudge_rate_3",
-    "nudge_reflect", "nudge_link", "nudges_resume", "nudges_pause", "nudges_preferences",
-    "nudges_programs_page_next", "nudges_enroll", "intake_claim", "intake_approve",
-    "intake_decline", "intake_needs_info", "intake_answer", "premortem_add_anonymous",
-    "premortem_next_phase", "premortem_take_over", "premortem_vote", "premortem_take_back",
-    "premortem_merge", "premortem_decide", "premortem_prevention_status_done",
-    "digest_share_with_manager", "digest_enrollment_opt_in", "digest_impact_brief",
+    "nudge_done",
+    "nudge_not_relevant",
+    "nudge_snooze",
+    "nudge_check",
+    "nudge_rate_3",
+    "nudge_reflect",
+    "nudge_link",
+    "nudges_resume",
+    "nudges_pause",
+    "nudges_preferences",
+    "nudges_programs_page_next",
+    "nudges_enroll",
+    "intake_claim",
+    "intake_approve",
+    "intake_decline",
+    "intake_needs_info",
+    "intake_answer",
+    "premortem_add_anonymous",
+    "premortem_next_phase",
+    "premortem_take_over",
+    "premortem_vote",
+    "premortem_take_back",
+    "premortem_merge",
+    "premortem_decide",
+    "premortem_prevention_status_done",
+    "digest_share_with_manager",
+    "digest_enrollment_opt_in",
+    "digest_impact_brief",
     "no_such_action",
-)  # fmt: skip
+)
 CALLBACKS = (
-    "proof_reflection", "proof_not_relevant", "proof_preferences", "proof_enroll", "intake_form",
-    "intake_note", "premortem_anonymous_risk", "premortem_decision", "premortem_merge_risks",
+    "proof_reflection",
+    "proof_not_relevant",
+    "proof_preferences",
+    "proof_enroll",
+    "intake_form",
+    "intake_note",
+    "premortem_anonymous_risk",
+    "premortem_decision",
+    "premortem_merge_risks",
     "no_such_view",
-)  # fmt: skip
+)
 EVENT_TYPES = (
-    "message", "app_home_opened", "member_joined_channel", "reaction_added", "user_change",
-    "team_join", "app_uninstalled", "tokens_revoked", "app_mention", "no_such_event",
-)  # fmt: skip
+    "message",
+    "app_home_opened",
+    "member_joined_channel",
+    "reaction_added",
+    "user_change",
+    "team_join",
+    "app_uninstalled",
+    "tokens_revoked",
+    "app_mention",
+    "no_such_event",
+)
 SIGNED_EVENT_TYPES = tuple(t for t in EVENT_TYPES if t not in ("app_uninstalled", "tokens_revoked"))
 COMMANDS = ("/nudges", "/intake", "/premortem", "/no-such-command")
 PATHS = (
-    "/slack/events", "/hooks/trigger", "/hooks/metric", "/healthz", "/metrics",
-    "/hooks/", "/hooks/nope", "/slack/install", "/slack/oauth_redirect", "/", "/admin",
-    "/slack/events/../../etc/passwd", "/%00", "/slack/events?x=1", "/" + "a" * 3000,
-    "/healthz/../metrics", "//slack//events", "/HOOKS/metric",
-)  # fmt: skip
+    "/slack/events",
+    "/hooks/trigger",
+    "/hooks/metric",
+    "/healthz",
+    "/metrics",
+    "/hooks/",
+    "/hooks/nope",
+    "/slack/install",
+    "/slack/oauth_redirect",
+    "/",
+    "/admin",
+    "/slack/events/../../etc/passwd",
+    "/%00",
+    "/slack/events?x=1",
+    "/" + "a" * 3000,
+    "/healthz/../metrics",
+    "//slack//events",
+    "/HOOKS/metric",
+)
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 OAUTH_PATHS = ("/slack/install", "/slack/oauth_redirect")  # served in OAuth install mode
 
@@ -196,10 +246,20 @@ class Garbage:
     def value(self) -> Any:
         return self.rng.choice(
             [
-                None, True, -1, 2**70, 3.5e308, "", self.text(),
-                "x" * self.rng.randint(3000, 20000), [], {}, [self.text(), 1], {"id": [1]},
+                None,
+                True,
+                -1,
+                2**70,
+                3.5e308,
+                "",
+                self.text(),
+                "x" * self.rng.randint(3000, 20000),
+                [],
+                {},
+                [self.text(), 1],
+                {"id": [1]},
             ]
-        )  # fmt: skip
+        )
 
     def user_id(self) -> Any:
         # Never a person in the world: garbage must not be able to act as them.
@@ -235,18 +295,36 @@ class Hostile:
 
     def any(self) -> Request:
         makers: list[Callable[[], Request]] = [
-            self.unsigned, self.bad_signature, self.stale, self.signed_interaction,
-            self.signed_interaction, self.signed_event, self.signed_event, self.signed_command,
-            self.signed_undecodable, self.hook, self.hook, self.metric_for_the_program,
-            self.wrong_route, self.wrong_route,
-        ]  # fmt: skip
+            self.unsigned,
+            self.bad_signature,
+            self.stale,
+            self.signed_interaction,
+            self.signed_interaction,
+            self.signed_event,
+            self.signed_event,
+            self.signed_command,
+            self.signed_undecodable,
+            self.hook,
+            self.hook,
+            self.metric_for_the_program,
+            self.wrong_route,
+            self.wrong_route,
+        ]
         return self.rng.choice(makers)()
 
     def interaction(self) -> dict[str, Any]:
         kind = self.rng.choice(
-            ["block_actions", "view_submission", "view_closed", "shortcut", "message_action",
-             "block_suggestion", "interactive_message", self.g.text(6)]
-        )  # fmt: skip
+            [
+                "block_actions",
+                "view_submission",
+                "view_closed",
+                "shortcut",
+                "message_action",
+                "block_suggestion",
+                "interactive_message",
+                self.g.text(6),
+            ]
+        )
         metadata = ["", "{", "[]", "1", json.dumps({"delivery_id": "x"}), "1:2:3", self.g.text()]
         payload: dict[str, Any] = {
             "type": kind,
@@ -256,18 +334,23 @@ class Hostile:
             "trigger_id": self.g.text(10),
             "response_url": self.nowhere,
             "actions": [
-                {"action_id": self.rng.choice(ACTION_IDS), "value": self.g.text(12),
-                 "block_id": "b", "type": "button",
-                 "selected_option": {"value": self.g.text(8)}}
+                {
+                    "action_id": self.rng.choice(ACTION_IDS),
+                    "value": self.g.text(12),
+                    "block_id": "b",
+                    "type": "button",
+                    "selected_option": {"value": self.g.text(8)},
+                }
             ],
             "container": {"type": "message", "channel_id": "C0X", "message_ts": "1.2"},
             "channel": {"id": "C0X"},
             "view": {
-                "id": "V0X", "callback_id": self.rng.choice(CALLBACKS),
+                "id": "V0X",
+                "callback_id": self.rng.choice(CALLBACKS),
                 "private_metadata": self.rng.choice(metadata),
                 "state": {"values": {"answer": {"text": {"value": ""}}}},
             },
-        }  # fmt: skip
+        }
         return self.g.mutate(payload)  # type: ignore[no-any-return]
 
     def event(self, into: set[str]) -> dict[str, Any]:
@@ -289,15 +372,22 @@ class Hostile:
             inner["user"] = self.rng.choice([None, 5, "U0FUZZ", [], {"id": None}, {"id": 5}])
         event_id = "Ev" + "".join(self.rng.choices(string.ascii_uppercase, k=10))
         envelope: dict[str, Any] = {
-            "type": self.rng.choice(["event_callback", "event_callback", "url_verification",
-                                     "app_rate_limited", self.g.text(5)]),
+            "type": self.rng.choice(
+                [
+                    "event_callback",
+                    "event_callback",
+                    "url_verification",
+                    "app_rate_limited",
+                    self.g.text(5),
+                ]
+            ),
             "team_id": "T0FAKE",
             "api_app_id": "A0FAKE",
             "event_id": self.rng.choice([event_id] * 3 + [None, 5, ["Ev1"], {"a": 1}]),
             "event_time": self.rng.choice([0, -1, "now", None]),
             "event": self.g.mutate(inner) if self.rng.random() < 0.7 else self.g.value(),
             "authorizations": self.g.value(),
-        }  # fmt: skip
+        }
         if envelope["type"] == "url_verification":
             envelope["challenge"] = self.g.value()
         if isinstance(envelope["event_id"], str):
@@ -378,9 +468,13 @@ class Hostile:
     def signed_undecodable(self) -> Request:
         noise = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 300)))
         body = self.rng.choice(
-            [noise, b"\xff\xfe" + noise, "payload=é".encode("latin-1"),
-             '{"a": "\udcff"}'.encode("utf-8", "surrogatepass")]
-        )  # fmt: skip
+            [
+                noise,
+                b"\xff\xfe" + noise,
+                "payload=é".encode("latin-1"),
+                '{"a": "\udcff"}'.encode("utf-8", "surrogatepass"),
+            ]
+        )
         content = self.rng.choice(["application/json", "application/x-www-form-urlencoded"])
         # Signed over the raw bytes as Slack would (hmac on bytes): the signature check passes.
         return "undecodable", "POST", "/slack/events", body, slack_headers(body, content)
@@ -406,12 +500,20 @@ class Hostile:
         name = self.rng.choice(["trigger", "metric"])
         data: Any = (
             # "user": "" is left to test_a_trigger_without_a_user_is_a_400.
-            {"trigger": self.g.value(), "user": self.g.user_id() or None,
-             "program": self.g.value(), "event_id": self.g.value()}
+            {
+                "trigger": self.g.value(),
+                "user": self.g.user_id() or None,
+                "program": self.g.value(),
+                "event_id": self.g.value(),
+            }
             if name == "trigger"
-            else {"program": self.rng.choice(["no-such-program", self.g.value()]),
-                  "value": self.g.value(), "date": self.g.value(), "team": self.g.value()}
-        )  # fmt: skip
+            else {
+                "program": self.rng.choice(["no-such-program", self.g.value()]),
+                "value": self.g.value(),
+                "date": self.g.value(),
+                "team": self.g.value(),
+            }
+        )
         body = json.dumps(data).encode() if self.rng.random() < 0.8 else self.g.text(100).encode()
         stamp = int(self.clock_now) + self.rng.choice([0, 0, 0, -400, 10**6])
         return f"hook {name}", "POST", f"/hooks/{name}", body, self._hook_headers(name, body, stamp)
@@ -747,8 +849,15 @@ def test_garbage_on_the_oauth_pages_installs_nothing(bot: RunningBot) -> None:
 def test_a_redelivered_event_is_processed_once(bot: RunningBot) -> None:
     # team_join of a new colleague adds them to the directory: visible, countable.
     bot.fake.add_user("U0NEWBIE1", name="newbie")
-    event = {"type": "team_join", "user": {"id": "U0NEWBIE1", "name": "newbie", "tz": "UTC",
-             "profile": {"real_name": "New Bie", "email": "newbie@example.com"}}}  # fmt: skip
+    event = {
+        "type": "team_join",
+        "user": {
+            "id": "U0NEWBIE1",
+            "name": "newbie",
+            "tz": "UTC",
+            "profile": {"real_name": "New Bie", "email": "newbie@example.com"},
+        },
+    }
     first = bot.driver.event(event, event_id="Ev0REPLAY01")
     assert first.status == 200
 
@@ -770,9 +879,16 @@ def test_a_redelivered_event_is_processed_once(bot: RunningBot) -> None:
 
 def test_a_valid_request_replayed_after_five_minutes_is_refused(bot: RunningBot) -> None:
     body = urlencode(
-        {"command": "/nudges", "text": "help", "user_id": EMP, "channel_id": "C0X",
-         "team_id": "T0", "trigger_id": "1.2.3", "response_url": bot.fake.base_url + "r"}
-    ).encode()  # fmt: skip
+        {
+            "command": "/nudges",
+            "text": "help",
+            "user_id": EMP,
+            "channel_id": "C0X",
+            "team_id": "T0",
+            "trigger_id": "1.2.3",
+            "response_url": bot.fake.base_url + "r",
+        }
+    ).encode()
     fresh = bot.driver.raw(body)
     assert fresh.status == 200
     replayed = bot.driver.raw(body, timestamp=int(time.time()) - 301)

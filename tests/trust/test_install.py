@@ -82,8 +82,15 @@ def _people_with_nudges(session: Session, clock: FixedClock) -> dict[str, int]:
         for n, status in enumerate(
             (DeliveryStatus.planned, DeliveryStatus.sending, DeliveryStatus.sent)
         ):
-            session.add(Delivery(enrollment_id=enrollment.id, person_id=person.id, step_id=f"s{n}",
-                                 status=status, due_at=now + timedelta(hours=n)))  # fmt: skip
+            session.add(
+                Delivery(
+                    enrollment_id=enrollment.id,
+                    person_id=person.id,
+                    step_id=f"s{n}",
+                    status=status,
+                    due_at=now + timedelta(hours=n),
+                )
+            )
         ids[f"{team}/{user}"] = person.id
     return ids
 
@@ -109,10 +116,17 @@ def _eventually(services: Services, person_id: int, expected: list[str]) -> None
 
 def _bot(team: str, token: str) -> Installation:
     return Installation(
-        app_id="A0NUDGE", team_id=team, team_name=f"Team {team}", user_id=f"U0INSTALLER{team}",
-        bot_token=token, bot_id=f"B{team}", bot_user_id=f"UB{team}", bot_scopes=["chat:write"],
-        bot_refresh_token=f"xoxe-1-{team}", bot_token_expires_at=int(time.time()) + 12 * 3600,
-    )  # fmt: skip
+        app_id="A0NUDGE",
+        team_id=team,
+        team_name=f"Team {team}",
+        user_id=f"U0INSTALLER{team}",
+        bot_token=token,
+        bot_id=f"B{team}",
+        bot_user_id=f"UB{team}",
+        bot_scopes=["chat:write"],
+        bot_refresh_token=f"xoxe-1-{team}",
+        bot_token_expires_at=int(time.time()) + 12 * 3600,
+    )
 
 
 def test_two_workspaces_uninstalling_one_stops_only_its_nudges(

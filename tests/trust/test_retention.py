@@ -28,11 +28,16 @@ def _proof(
 ) -> None:
     session.add(
         ProofEvent(
-            dedupe_key=f"k{n}", person_id=person.id, program_id="feedback", program_version=1,
-            step_id="ask", kind="done", text=text,
+            dedupe_key=f"k{n}",
+            person_id=person.id,
+            program_id="feedback",
+            program_version=1,
+            step_id="ask",
+            kind="done",
+            text=text,
             occurred_at=clock.now() - timedelta(days=days_ago),
         )
-    )  # fmt: skip
+    )
 
 
 def test_purge_removes_only_old_proof_and_keeps_weekly_counts(
@@ -46,10 +51,13 @@ def test_purge_removes_only_old_proof_and_keeps_weekly_counts(
         _proof(session, person, 2, days_ago=499, clock=clock)
         _proof(session, person, 3, days_ago=10, clock=clock, text="went well")
         now_naive = clock.now().replace(tzinfo=None)
-        session.execute(insert(STATES_TABLE), [
-            {"state": "old", "expire_at": now_naive - timedelta(minutes=1)},
-            {"state": "live", "expire_at": now_naive + timedelta(minutes=5)},
-        ])  # fmt: skip
+        session.execute(
+            insert(STATES_TABLE),
+            [
+                {"state": "old", "expire_at": now_naive - timedelta(minutes=1)},
+                {"state": "live", "expire_at": now_naive + timedelta(minutes=5)},
+            ],
+        )
     tick = next(t for t in surface(services, store=None).ticks if t.name == "retention")
     assert tick.seconds <= 24 * 3600  # at least daily
 

@@ -110,8 +110,11 @@ def test_sigterm_while_sending_exits_within_10s_and_holds_no_lease(
     env = _env(fake_slack, db_url, NUDGEBOT_SEND_RATE_PER_MINUTE="60")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--host", "127.0.0.1", "--port", "0"],
-        cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         running = BotProcess(proc)
         # Drain stderr meanwhile: a full pipe would block the bot's logging, not its shutdown.

@@ -188,8 +188,15 @@ def workspaces(
     settings = bot.services.settings
     synced = _cli(monkeypatch, settings, "people", "sync")
     for team in PEOPLE:
-        _cli(monkeypatch, settings, "org", "import", str(_org_csv(tmp_path, team)),
-             "--workspace", team)  # fmt: skip
+        _cli(
+            monkeypatch,
+            settings,
+            "org",
+            "import",
+            str(_org_csv(tmp_path, team)),
+            "--workspace",
+            team,
+        )
     assert "T1: synced 5 people" in synced and "T2: synced 6 people" in synced  # + the bot
     yield Workspaces(bot, clock, teams, tokens)
 
@@ -203,9 +210,15 @@ def _people(services: Services) -> dict[tuple[str, str], Person]:
 def _enroll(ws: Workspaces, team: str, *user_ids: str) -> None:
     with ws.services.session() as session:
         result = enroll(
-            session, program_id="habit", user_ids=list(user_ids), starts_at=ws.clock.now(),
-            enrolled_by=LEAD, source="test", now=ws.clock.now(), workspace_id=team,
-        )  # fmt: skip
+            session,
+            program_id="habit",
+            user_ids=list(user_ids),
+            starts_at=ws.clock.now(),
+            enrolled_by=LEAD,
+            source="test",
+            now=ws.clock.now(),
+            workspace_id=team,
+        )
         assert result.enrolled == list(user_ids)
         people = [e for e in result.enrollment_ids]
         assert people
@@ -281,17 +294,21 @@ def test_a_click_on_a_nudge_counts_only_from_its_own_workspace(workspaces: Works
 
     # The same user id in T2 presses Done on T1's nudge (a forged or replayed payload).
     forged = ws.teams["T2"].driver.block_actions(
-        user_id=SAME, actions=[{"action_id": "nudge_done"}], message=nudge,
+        user_id=SAME,
+        actions=[{"action_id": "nudge_done"}],
+        message=nudge,
         channel_id=ws.fake("T1").dm_channel_id(SAME),
-    )  # fmt: skip
+    )
     said = eventually(lambda: _ephemeral_replies(ws.teams["T2"], forged.response_url))
     assert said == [SOMEONE_ELSE]
     assert _proof_count(ws.services) == 0
     # Ana, in T1, presses it: recorded.
     ws.teams["T1"].driver.block_actions(
-        user_id=SAME, actions=[{"action_id": "nudge_done"}], message=nudge,
+        user_id=SAME,
+        actions=[{"action_id": "nudge_done"}],
+        message=nudge,
         channel_id=ws.fake("T1").dm_channel_id(SAME),
-    )  # fmt: skip
+    )
     eventually(lambda: _proof_count(ws.services) == 1)
 
 
@@ -579,13 +596,19 @@ def test_kpi_values_are_kept_per_workspace(workspaces: Workspaces) -> None:
         rows = session.execute(select(MetricObservation.workspace_id, MetricObservation.value))
         assert sorted((w, v) for w, v in rows) == [("T1", 18.0), ("T2", 9.5)]
         t1 = impact_brief(
-            session, program_id="habit", now=ws.clock.now(), settings=ws.services.settings,
+            session,
+            program_id="habit",
+            now=ws.clock.now(),
+            settings=ws.services.settings,
             workspace_id="T1",
-        )  # fmt: skip
+        )
         t2 = impact_brief(
-            session, program_id="habit", now=ws.clock.now(), settings=ws.services.settings,
+            session,
+            program_id="habit",
+            now=ws.clock.now(),
+            settings=ws.services.settings,
             workspace_id="T2",
-        )  # fmt: skip
+        )
     assert (t1.current, t2.current) == (18.0, 9.5)
 
 
