@@ -150,3 +150,20 @@ def test_the_messages_tab_is_read_only_as_the_docs_say() -> None:
     # Nothing typed to the bot could reach it anyway: it does not ask for DM events.
     assert "message.im" not in manifest["settings"]["event_subscriptions"]["bot_events"]
     assert "read-only" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_source_file_the_docs_name_exists() -> None:
+    """docs/architecture.md is a map: a file it names that was moved or renamed
+    sends the next person to the wrong place, so it fails here instead."""
+    missing = [f"{where}: {path}" for where, path in _paths_named() if not (ROOT / path).exists()]
+    assert not missing, "\n".join(missing)
+    assert len({path for _, path in _paths_named()}) >= 20
+
+
+def _paths_named() -> Iterator[tuple[str, str]]:
+    for path in DOCS:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in re.finditer(
+                r"`((?:bot|tests|bench|nudges|config)/[\w./-]+?)(?::\w+)?`", line
+            ):
+                yield f"{path.relative_to(ROOT)}:{number}", match.group(1).rstrip("/")
