@@ -73,6 +73,10 @@ def main() -> None:
             if result.returncode != 0:
                 failed = [ln for ln in result.stdout.splitlines() if ln.startswith("FAILED")]
                 print("\n".join(failed[:20]) or result.stdout[-3000:], flush=True)
+                # What failed and why (the assertion and its values), not only which test.
+                start = result.stdout.find("= FAILURES =")
+                if start != -1:
+                    print(result.stdout[start : start + 6000], flush=True)
                 break
             passed += 1
     finally:

@@ -260,7 +260,7 @@ class Sender:
             return Outcome(DeliveryStatus.cancelled, error="app uninstalled", stat="skipped")
         team = person.workspace_id
         dnd_end = (
-            self._reads.dnd_until(person.slack_user_id, now, client=client, team=team)
+            self._reads.do_not_disturb_until(person.slack_user_id, now, client=client, team=team)
             if self.settings.respect_dnd
             else None
         )

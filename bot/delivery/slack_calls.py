@@ -152,7 +152,7 @@ class SlackReads:
             self._dm[key] = channel
         return channel
 
-    def dnd_until(
+    def do_not_disturb_until(
         self, user_id: str, now: datetime, *, client: WebClient | None = None, team: str = ""
     ) -> datetime | None:
         """When the person's Do Not Disturb ends, or None when they may be nudged now."""
