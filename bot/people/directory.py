@@ -18,20 +18,13 @@ PAGE = 200
 
 
 def _pages(call: Any, key: str, **params: Any) -> Iterator[Any]:
-    cursor = ""
-    while True:
-        try:
-            response = (
-                call(cursor=cursor, limit=PAGE, **params) if cursor else call(limit=PAGE, **params)
-            )
-        except SlackApiError as exc:
-            raise UserError(
-                f"Slack refused: {exc.response.get('error', 'unknown error')}"
-            ) from None
-        yield from response.get(key) or []
-        cursor = (response.get("response_metadata") or {}).get("next_cursor") or ""
-        if not cursor:
-            return
+    """Every item under `key` of every page: iterating a SlackResponse asks Slack for
+    the next page with its cursor (slack_sdk's pagination)."""
+    try:
+        for page in call(limit=PAGE, **params):
+            yield from page.get(key) or []
+    except SlackApiError as exc:
+        raise UserError(f"Slack refused: {exc.response.get('error', 'unknown error')}") from None
 
 
 def slack_users(client: WebClient) -> Iterator[dict[str, Any]]:
