@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class NudgebotError(Exception):
     """Base of errors whose message is meant for a person. `exit_code` is the CLI's."""
@@ -19,6 +21,21 @@ class UserError(NudgebotError):
     """Bad input to a command: a missing file, an unknown program id, a malformed CSV."""
 
     exit_code = 1
+
+
+class FieldErrors(UserError):
+    """A form is not right yet: {block_id: what to fix}. Raised by a view submission's
+    handler before it acks; the Slack router answers `response_action="errors"`, so
+    each message shows beside its field and what the person typed stays."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+class Refusal(UserError):
+    """A refusal already worded in full for the person: shown as it is, whatever the
+    route's own wording would make of other errors."""
 
 
 class PermissionDenied(NudgebotError):

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.errors import PermissionDenied, UserError
+from bot.errors import FieldErrors, PermissionDenied, Refusal, UserError
 from bot.intake import blocks, service
 from bot.intake.form import validate
 from bot.intake.models import DecisionAction, IntakeRequest, RequestStatus
@@ -24,7 +24,6 @@ from bot.intake.posting import TriagePosting
 from bot.people.roles import lead_directory
 from bot.slack import install
 from bot.slack.acks import acks_first
-from bot.slack.router import FieldErrors, Refusal
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.audit import service as audit
-from bot.errors import PermissionDenied, UserError
+from bot.errors import FieldErrors, PermissionDenied, UserError
 from bot.intake.form import OPTIONAL, REQUIRED, validate
 from bot.intake.models import (
     OPEN_STATUSES,
@@ -31,12 +31,8 @@ LEAD_ACTIONS = (
 )
 
 
-class InvalidAnswers(UserError):
+class InvalidAnswers(FieldErrors):
     """The form is not good yet; `errors` maps field name → what a good answer looks like."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.content.models import Program as ProgramRow
 from bot.delivery.planner import enroll_and_plan
-from bot.errors import PermissionDenied, UserError
+from bot.errors import FieldErrors, PermissionDenied, Refusal, UserError
 from bot.people.listeners import PeopleListeners
 from bot.people.models import Person
 from bot.people.roles import lead_directory
@@ -28,7 +28,6 @@ from bot.proof import blocks, controls, home, pauses, payload
 from bot.services import Services
 from bot.slack import install
 from bot.slack.acks import acks_first
-from bot.slack.router import FieldErrors, Refusal
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.content.blocks import message_locale
 from bot.content.schema import localise
-from bot.errors import PermissionDenied, UserError
+from bot.errors import FieldErrors, PermissionDenied, UserError
 from bot.proof import blocks, controls, payload, service
 from bot.proof.service import AnswerResult, Nudge
 from bot.services import Services
 from bot.slack import install
 from bot.slack.acks import acks_first
-from bot.slack.router import FieldErrors
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from slack_bolt import App, Args
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import PermissionDenied, UserError
+from bot.errors import FieldErrors, PermissionDenied, Refusal, UserError
 from bot.slack.acks import ACKS_FIRST_MARK
 
 log = logging.getLogger(__name__)
@@ -43,20 +43,6 @@ Explain = Callable[[UserError | PermissionDenied], str]
 Kind = Literal["command", "action", "view_submission", "view_closed", "shortcut", "event"]
 Key = str | re.Pattern[str]
 PERSON_FACING = (UserError, PermissionDenied)
-
-
-class FieldErrors(UserError):
-    """A form is not right yet: {block_id: what to fix}. Raised by a view submission's
-    handler before it acks; the router answers `response_action="errors"`."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = dict(errors)
-
-
-class Refusal(UserError):
-    """A refusal already worded in full for the person: shown as it is, whatever
-    the route's `explain` would make of other errors."""
 
 
 def plain(exc: UserError | PermissionDenied) -> str:
@@ -215,9 +201,8 @@ def answer_error(route: Route, exc: UserError | PermissionDenied, args: Args) ->
     log.info("%s %s refused: %s", route.kind, route.name, type(exc).__name__)
     text = str(exc) if isinstance(exc, Refusal) else route.explain(exc)
     if route.kind == "view_submission" and not _acked(args):
-        errors = getattr(exc, "errors", None)
-        if isinstance(errors, Mapping) and errors:
-            args.ack(response_action="errors", errors=dict(errors))
+        if isinstance(exc, FieldErrors) and exc.errors:
+            args.ack(response_action="errors", errors=exc.errors)
             return
         if route.error_block:
             args.ack(response_action="errors", errors={route.error_block: text})

@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.errors import PermissionDenied, UserError
+from bot.errors import FieldErrors, PermissionDenied, Refusal, UserError
 from bot.services import Services
 from bot.slack import bolt, router
 from bot.slack.acks import acks_first
-from bot.slack.router import FieldErrors
 from bot.surface import surface
 from tests.conftest import RunningBot
 
@@ -232,7 +231,7 @@ def test_a_refused_click_without_a_response_url_reaches_the_person_by_dm(
 def test_a_refusal_worded_in_full_is_shown_as_it_is(bot: RunningBot) -> None:
     def refuse(ack: Any) -> None:
         ack()
-        raise router.Refusal("Only L&D leads can triage training requests.")
+        raise Refusal("Only L&D leads can triage training requests.")
 
     _mount(bot, router.action("surface_test_refusal", refuse, explain=lambda e: f"Nope: {e}"))
     response = bot.driver.block_actions(
