@@ -32,9 +32,11 @@ from bot.people.listeners import PeopleListeners
 from bot.premortem import blocks as premortem_blocks
 from bot.premortem import jobs as premortem_jobs
 from bot.premortem import listeners as premortem
+from bot.premortem import modals as premortem_modals
 from bot.premortem.board_listeners import BoardListeners
 from bot.premortem.posting import Poster
 from bot.proof import blocks as proof_blocks
+from bot.proof import home_blocks as proof_home_blocks
 from bot.proof import home_listeners
 from bot.proof import jobs as proof_jobs
 from bot.proof import listeners as proof
@@ -106,13 +108,13 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
             explain=proof.not_saved,
         ),
         # -- App Home (proof, digest) --------------------------------------------------------
-        action(proof_blocks.RESUME_ACTION, home.resume_click),
-        action(proof_blocks.PAUSE_ACTION, home.pause_click),
-        action(proof_blocks.PREFERENCES_ACTION, home.preferences_click),
-        view_submission(proof_blocks.PREFERENCES_CALLBACK, home.submit_preferences),
-        action(re.compile(f"^{proof_blocks.PAGE_ACTION}_(prev|next)$"), home.page_click),
-        action(proof_blocks.ENROLL_ACTION, home.enroll_click),
-        view_submission(proof_blocks.ENROLL_CALLBACK, home.submit_enroll),
+        action(proof_home_blocks.RESUME_ACTION, home.resume_click),
+        action(proof_home_blocks.PAUSE_ACTION, home.pause_click),
+        action(proof_home_blocks.PREFERENCES_ACTION, home.preferences_click),
+        view_submission(proof_home_blocks.PREFERENCES_CALLBACK, home.submit_preferences),
+        action(re.compile(f"^{proof_home_blocks.PAGE_ACTION}_(prev|next)$"), home.page_click),
+        action(proof_home_blocks.ENROLL_ACTION, home.enroll_click),
+        view_submission(proof_home_blocks.ENROLL_CALLBACK, home.submit_enroll),
         action(digest_blocks.SHARE_ACTION, digests.share),
         action(digest_blocks.OPT_IN_ACTION, digests.opt_in),
         action(digest_blocks.IMPACT_ACTION, digests.impact),
@@ -134,16 +136,16 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
         action("intake_answer", forms.answer_click),
         # -- /premortem: the parent's buttons, votes, decisions, follow-ups -----------------
         action(premortem_blocks.ADD_ANON, pm.add_anonymous),
-        view_submission(premortem_blocks.ANON_VIEW, pm.submit_anonymous, error_block="risk"),
+        view_submission(premortem_modals.ANON_VIEW, pm.submit_anonymous, error_block="risk"),
         action(premortem_blocks.NEXT_PHASE, pm.next_phase),
         action(premortem_blocks.PUBLISH, pm.next_phase),
         action(premortem_blocks.TAKE_OVER, pm.take_over),
         action(premortem_blocks.VOTE, board.vote),
         action(premortem_blocks.TAKE_BACK, board.take_back),
         action(premortem_blocks.MERGE, board.open_merge),
-        view_submission(premortem_blocks.MERGE_VIEW, board.submit_merge, error_block="target"),
+        view_submission(premortem_modals.MERGE_VIEW, board.submit_merge, error_block="target"),
         action(premortem_blocks.DECIDE, board.open_decision),
-        view_submission(premortem_blocks.DECIDE_VIEW, board.submit_decision, error_block="action"),
+        view_submission(premortem_modals.DECIDE_VIEW, board.submit_decision, error_block="action"),
         action(re.compile(f"^{premortem_blocks.PREVENTION_STATUS}_"), board.prevention_status),
         # -- events (every handler of a type, in order) --------------------------------------
         event(

@@ -19,7 +19,6 @@ from typing import Any
 
 from bot.content.schema import FALLBACK_LOCALE, Program, Step, localise, normalise_locale
 from bot.slack import blocks as kit
-from bot.slack.blocks import block_kit_problems as block_kit_problems  # the tests' name
 
 BLOCK_ID_ACTIONS = "nudge_actions"
 BLOCK_ID_RATING = "nudge_rating"

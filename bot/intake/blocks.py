@@ -12,18 +12,9 @@ from typing import Any
 
 from bot.intake.form import DIAGNOSTICS, EXAMPLES, MAX_CHARS, fit_answers
 from bot.intake.models import OPEN_STATUSES, DecisionAction, IntakeRequest, RequestStatus
-
-# The portfolio lives in portfolio_blocks.py; its names stay importable from here.
-from bot.intake.portfolio_blocks import LIST_CALLBACK as LIST_CALLBACK
-from bot.intake.portfolio_blocks import heatmap as heatmap
-from bot.intake.portfolio_blocks import portfolio_blocks as portfolio_blocks
-from bot.intake.portfolio_blocks import portfolio_line as portfolio_line
-from bot.intake.portfolio_blocks import portfolio_view as portfolio_view
 from bot.intake.scoring import Score
 from bot.slack import blocks as kit
 from bot.slack.blocks import SECTION_TEXT, Block, escape
-
-shown = kit.escape_within  # the name listeners.py and the tests use
 
 
 def _mrkdwn(text: str) -> Block:
@@ -94,7 +85,7 @@ def form_view(
     if fitted.moved_to:
         blocks.append(_section(_moved_notice(fitted.moved_to, fitted.left_out)))
     if question is not None:
-        blocks.append(_section(f"*L&amp;D asks:* {shown(question, SECTION_TEXT - 20)}"))
+        blocks.append(_section(f"*L&amp;D asks:* {kit.escape_within(question, SECTION_TEXT - 20)}"))
         blocks.append(_text_input("reply", "Your answer to the question", answers, optional=True))
     blocks.append(
         _section(
@@ -251,16 +242,18 @@ def note_metadata(view: dict[str, Any]) -> tuple[int, DecisionAction] | None:
 def triage_blocks(request: IntakeRequest, score: Score) -> list[Block]:
     who = f"From <@{request.requester_slack_user_id}>"
     if request.team:
-        who += f" · team: {shown(request.team, 300)}"
+        who += f" · team: {kit.escape_within(request.team, 300)}"
     if request.sponsor:
-        who += f" · sponsor: {shown(request.sponsor, 300)}"
+        who += f" · sponsor: {kit.escape_within(request.sponsor, 300)}"
     blocks: list[Block] = [
         {"type": "header", "text": kit.plain(f"Training request #{request.id}")},
         {"type": "context", "elements": [_mrkdwn(who)]},
     ]
     for name in ("goal", "audience", "context", "cost_of_inaction", "horizon"):
         label = f"*{escape(LABELS[name])}*\n"
-        blocks.append(_section(label + shown(getattr(request, name), SECTION_TEXT - len(label))))
+        blocks.append(
+            _section(label + kit.escape_within(getattr(request, name), SECTION_TEXT - len(label)))
+        )
     blocks.append(_section(score_line(score)))
     suggestion = SUGGESTIONS.get(request.diagnostic or "")
     if suggestion:
@@ -325,7 +318,7 @@ def decision_dm(
     }[action]
     if note and note.strip():
         label = "Question" if action is DecisionAction.needs_info else "Note"
-        text += f"\n*{label}:* {shown(note, SECTION_TEXT - 400)}"
+        text += f"\n*{label}:* {kit.escape_within(note, SECTION_TEXT - 400)}"
     return text
 
 

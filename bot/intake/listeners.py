@@ -17,11 +17,12 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import FieldErrors, PermissionDenied, Refusal, UserError
-from bot.intake import blocks, service
+from bot.intake import blocks, portfolio_blocks, service
 from bot.intake.form import validate
 from bot.intake.models import DecisionAction, IntakeRequest, RequestStatus
 from bot.intake.posting import TriagePosting
 from bot.people.roles import lead_directory
+from bot.slack import blocks as kit
 from bot.slack import install
 from bot.slack.acks import acks_first
 
@@ -128,7 +129,8 @@ class IntakeListeners(TriagePosting):
             )
             return
         client.views_open(
-            trigger_id=trigger_id, view=blocks.portfolio_view([(r.request, r.score) for r in rows])
+            trigger_id=trigger_id,
+            view=portfolio_blocks.portfolio_view([(r.request, r.score) for r in rows]),
         )
 
     # The form -------------------------------------------------------------------------
@@ -288,7 +290,7 @@ class IntakeListeners(TriagePosting):
                     channel=request.triage_channel_id,
                     thread_ts=request.triage_ts,
                     text=f"<@{user}> asked <@{request.requester_slack_user_id}>: "
-                    f"{blocks.shown(note or '', 2800)}",
+                    f"{kit.escape_within(note or '', 2800)}",
                 )
             self.dm(
                 client,

@@ -13,6 +13,7 @@ from bot.intake import blocks, service
 from bot.intake.models import IntakeRequest
 from bot.people.roles import lead_directory
 from bot.services import Services
+from bot.slack import blocks as kit
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,9 @@ class TriagePosting:
     ) -> None:
         if edited and request.triage_ts and request.triage_channel_id:
             self._refresh_triage(client, request)
-            note = f"\n*Answer:* {blocks.shown(reply, 2500)}" if reply and reply.strip() else ""
+            note = (
+                f"\n*Answer:* {kit.escape_within(reply, 2500)}" if reply and reply.strip() else ""
+            )
             self._safe_post(
                 client,
                 channel=request.triage_channel_id,

@@ -11,18 +11,9 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.premortem.command import PAGE_SIZE, TEMPLATES
-
-# The modals live in modals.py; their names stay importable from here for listeners.py.
-from bot.premortem.modals import ANON_VIEW as ANON_VIEW
-from bot.premortem.modals import DECIDE_VIEW as DECIDE_VIEW
-from bot.premortem.modals import MERGE_VIEW as MERGE_VIEW
-from bot.premortem.modals import anonymous_modal as anonymous_modal
-from bot.premortem.modals import decision_modal as decision_modal
-from bot.premortem.modals import merge_modal as merge_modal
 from bot.premortem.models import Phase, Premortem, Prevention, PreventionStatus, Risk
 from bot.premortem.votes import RankedRisk
-from bot.slack.blocks import Block, button, context, header, section, truncate
-from bot.slack.blocks import escape as escape  # listeners.py uses blocks.escape
+from bot.slack.blocks import Block, button, context, escape, header, section, truncate
 
 # action ids
 ADD_ANON = "premortem_add_anonymous"

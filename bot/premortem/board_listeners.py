@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.errors import UserError
 from bot.people.roles import lead_directory
-from bot.premortem import blocks, service
+from bot.premortem import blocks, modals, service
 from bot.premortem.listeners import Ack, PremortemListeners, Respond, field_state, tell
 from bot.premortem.models import Phase, PreventionStatus, Risk
 
@@ -61,7 +61,7 @@ class BoardListeners(PremortemListeners):
             risks = service.active_risks(session, p.id)
             if len(risks) < 2:
                 raise UserError("there are fewer than two risks; nothing to merge")
-            view = blocks.merge_modal(p, risks)
+            view = modals.merge_modal(p, risks)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_merge(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -106,7 +106,7 @@ class BoardListeners(PremortemListeners):
                 raise UserError("decisions are recorded in the decide phase")
             risk = service.risk_of(session, p, risk_id)
             existing = service.prevention_for(session, risk_id)
-            view = blocks.decision_modal(p, risk, existing=existing, today=self._now().date())
+            view = modals.decision_modal(p, risk, existing=existing, today=self._now().date())
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_decision(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -16,10 +16,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import PermissionDenied, UserError
 from bot.people.roles import lead_directory
-from bot.premortem import blocks, service
+from bot.premortem import blocks, modals, service
 from bot.premortem.models import Phase
 from bot.premortem.posting import CHANNEL_GONE, Poster, slack_error
 from bot.services import Services
+from bot.slack import blocks as kit
 from bot.slack import install
 from bot.slack.acks import acks_first
 
@@ -208,7 +209,7 @@ class PremortemListeners:
                 raise UserError(
                     "Collection has closed for this pre-mortem; no new risks are taken."
                 )
-            view = blocks.anonymous_modal(p)
+            view = modals.anonymous_modal(p)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def submit_anonymous(self, ack: Ack, view: dict[str, Any]) -> None:
@@ -224,7 +225,7 @@ class PremortemListeners:
             lambda: self.poster.post_in_thread(
                 premortem_id,
                 f":bust_in_silhouette: *Anonymous risk #{number}:* "
-                + blocks.escape(service.clean_risk_text(text)),
+                + kit.escape(service.clean_risk_text(text)),
             )
         )
 

@@ -23,22 +23,7 @@ from bot.content.blocks import (
 )
 from bot.content.schema import Program
 from bot.proof.home import NudgeLine
-
-# App Home lives in home_blocks.py; these names stay here for listeners.py and controls.py.
-from bot.proof.home_blocks import ENROLL_ACTION as ENROLL_ACTION
-from bot.proof.home_blocks import ENROLL_CALLBACK as ENROLL_CALLBACK
-from bot.proof.home_blocks import LANGUAGES as LANGUAGES
-from bot.proof.home_blocks import MAX_HOME_BLOCKS as MAX_HOME_BLOCKS
-from bot.proof.home_blocks import PAGE_ACTION as PAGE_ACTION
-from bot.proof.home_blocks import PAUSE_ACTION as PAUSE_ACTION
-from bot.proof.home_blocks import PAUSE_REASONS as PAUSE_REASONS
-from bot.proof.home_blocks import PREFERENCES_ACTION as PREFERENCES_ACTION
-from bot.proof.home_blocks import PREFERENCES_CALLBACK as PREFERENCES_CALLBACK
-from bot.proof.home_blocks import RESUME_ACTION as RESUME_ACTION
-from bot.proof.home_blocks import enroll_modal as enroll_modal
-from bot.proof.home_blocks import home_view as home_view
-from bot.proof.home_blocks import pause_text as pause_text
-from bot.proof.home_blocks import preferences_modal as preferences_modal
+from bot.proof.home_blocks import RESUME_ACTION, pause_text
 from bot.proof.models import Pause, ProofEvent
 from bot.proof.service import NOT_RELEVANT_REASONS, local_time_text
 from bot.slack import blocks as kit

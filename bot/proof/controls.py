@@ -18,7 +18,7 @@ from bot.delivery.planner import plan
 from bot.errors import UserError
 from bot.people.models import Person
 from bot.people.service import effective_tz, valid_zone
-from bot.proof import blocks, home, pauses
+from bot.proof import blocks, home, home_blocks, pauses
 from bot.proof.models import NudgePreference, PauseReason
 from bot.settings import Settings, TimeWindow
 
@@ -113,7 +113,7 @@ def pause_now(
 ) -> str:
     tz = person_tz(person, settings)
     row = pauses.pause(session, person=person, reason=PauseReason.manual, now=now, ends_at=ends_at)
-    text = blocks.pause_text(row, tz)
+    text = home_blocks.pause_text(row, tz)
     return f":pause_button: Your nudges are {text}. Nothing planned is lost: it waits."
 
 
@@ -201,7 +201,7 @@ def preference_errors(*, hours: str, tz: str, language: str) -> dict[str, str]:
         errors["hours"] = "Write it like 09:00-17:30 (start before end)."
     if tz.strip() and not valid_zone(tz.strip()):
         errors["tz"] = "Not a time zone I know; write it like Europe/Sofia or America/New_York."
-    if language not in (*blocks.LANGUAGES, "slack"):
+    if language not in (*home_blocks.LANGUAGES, "slack"):
         errors["language"] = "Choose one of the languages."
     return errors
 

@@ -24,7 +24,7 @@ from bot.people.listeners import PeopleListeners
 from bot.people.models import Person
 from bot.people.roles import lead_directory
 from bot.people.service import find_person
-from bot.proof import blocks, controls, home, pauses, payload
+from bot.proof import blocks, controls, home, home_blocks, pauses, payload
 from bot.services import Services
 from bot.slack import install
 from bot.slack.acks import acks_first
@@ -126,7 +126,7 @@ class HomeListeners:
                 ),
                 page=page,
             )
-            view = blocks.home_view(data)
+            view = home_blocks.home_view(data)
         try:
             client.views_publish(user_id=user, view=view)
         except SlackApiError as exc:
@@ -194,7 +194,7 @@ class HomeListeners:
         self._open(
             client,
             body.get("trigger_id"),
-            blocks.preferences_modal(
+            home_blocks.preferences_modal(
                 working_hours=data.working_hours,
                 tz_override=data.tz_override,
                 language=data.language,
@@ -246,7 +246,9 @@ class HomeListeners:
         if not allowed:  # a Home tab click has no response_url: the router DMs the refusal
             raise Refusal(NOT_A_LEAD)
         self._open(
-            client, body.get("trigger_id"), blocks.enroll_modal(program_id=program_id, title=title)
+            client,
+            body.get("trigger_id"),
+            home_blocks.enroll_modal(program_id=program_id, title=title),
         )
 
     def submit_enroll(

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.content.blocks import block_kit_problems, step_message
+from bot.content.blocks import step_message
 from bot.content.loader import load_library, parse_program
 from bot.content.schema import Program
+from bot.slack.blocks import block_kit_problems
 from tests.content.conftest import DEMO, STARTER_DIR, edit
 
 STARTER = load_library(STARTER_DIR)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.blocks import block_kit_problems, step_message
+from bot.content.blocks import step_message
 from bot.content.loader import load_library, parse_program
 from bot.content.schema import Program
+from bot.slack.blocks import block_kit_problems
 from tests.content.conftest import DEMO, STARTER_DIR, edit
 
 # (what is wrong, text replaced, replacement, the exact error lines of demo.yaml)

@@ -6,10 +6,11 @@ from datetime import date
 
 import pytest
 
-from bot.intake.blocks import heatmap, portfolio_blocks, shown
 from bot.intake.form import audience_size, numbers, parse_goal, parse_horizon
 from bot.intake.models import IntakeRequest, RequestStatus
+from bot.intake.portfolio_blocks import heatmap, portfolio_blocks
 from bot.intake.scoring import score
+from bot.slack.blocks import escape_within as shown
 
 TODAY = date(2026, 11, 26)
 

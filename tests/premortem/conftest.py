@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
-from bot.premortem import blocks
+from bot.premortem import blocks, modals
 from bot.premortem.models import Premortem, Risk
 from tests.conftest import RunningBot
 
@@ -172,7 +172,7 @@ class Room:
 
     def add_anonymous(self, user: str, text: str) -> Any:
         before = len(
-            [v for v in self.fake.views.values() if v.get("callback_id") == blocks.ANON_VIEW]
+            [v for v in self.fake.views.values() if v.get("callback_id") == modals.ANON_VIEW]
         )
         self.click(user, self.parent_ts, blocks.ADD_ANON)
         eventually(
@@ -181,13 +181,13 @@ class Room:
                     [
                         v
                         for v in self.fake.views.values()
-                        if v.get("callback_id") == blocks.ANON_VIEW
+                        if v.get("callback_id") == modals.ANON_VIEW
                     ]
                 )
                 > before
             )
         )
-        view = self.latest_view(blocks.ANON_VIEW)
+        view = self.latest_view(modals.ANON_VIEW)
         return self.driver.view_submission(
             user_id=user,
             view_id=view["id"],

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.people.models import Person, Role
-from bot.premortem import blocks, service
+from bot.premortem import blocks, modals, service
 from bot.premortem.models import Phase, Risk, RiskStatus, Vote
 from tests.premortem.conftest import (
     CHANNEL,
@@ -273,7 +273,7 @@ def test_merging_moves_votes_and_only_the_facilitator_may_merge(pm: Room) -> Non
     eventually(lambda: any("Only the facilitator" in t for t in pm.ephemerals_for("U0ANA")))
     pm.click(FACILITATOR, board, blocks.MERGE)
     view = eventually(
-        lambda: [v for v in pm.fake.views.values() if v.get("callback_id") == blocks.MERGE_VIEW]
+        lambda: [v for v in pm.fake.views.values() if v.get("callback_id") == modals.MERGE_VIEW]
     )[-1]
     option = {"type": "static_select"}
     response = pm.driver.view_submission(
@@ -304,7 +304,7 @@ def test_anonymous_risk_modal_refuses_empty_text_and_closed_collection(pm: Room)
     assert response.json()["response_action"] == "errors"
     assert "risk" in response.json()["errors"]
     assert _risks(pm) == []
-    view = pm.latest_view(blocks.ANON_VIEW)
+    view = pm.latest_view(modals.ANON_VIEW)
     pm.next_phase()
     eventually(lambda: pm.premortem().phase == Phase.vote)
     late = pm.driver.view_submission(

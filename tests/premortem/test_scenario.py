@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from bot.delivery.sender import Sender
 from bot.people.models import Person
-from bot.premortem import blocks
+from bot.premortem import blocks, modals
 from bot.premortem.models import (
     FollowupKind,
     Phase,
@@ -60,7 +60,7 @@ def _decide(room: Room, risk_id: int, *, owner: str, due: str, action: str) -> d
     views_before = len(room.fake.views)
     room.click(FACILITATOR, p.decide_ts, blocks.DECIDE, f"{p.id}:{risk_id}")
     eventually(lambda: len(room.fake.views) > views_before)
-    view = room.latest_view(blocks.DECIDE_VIEW)
+    view = room.latest_view(modals.DECIDE_VIEW)
     response = room.driver.view_submission(
         user_id=FACILITATOR,
         view_id=view["id"],
