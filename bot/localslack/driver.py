@@ -26,7 +26,7 @@ from urllib.error import HTTPError
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
-    from .server import FakeSlack
+    from .server import LocalSlack
 
 JSON = dict[str, Any]
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
@@ -70,7 +70,7 @@ class SlackDriver:
         self,
         app_url: str,
         signing_secret: str,
-        fake: FakeSlack | None = None,
+        fake: LocalSlack | None = None,
         *,
         team_id: str | None = None,
         team_domain: str = "nudgebot-test",

@@ -128,7 +128,7 @@ class Router(Protocol):
     def wait_or_stop(self, seconds: float) -> None: ...
 
 
-class FakeHTTPServer(ThreadingHTTPServer):
+class SlackHTTPServer(ThreadingHTTPServer):
     # Handler threads are daemons: a client that hangs up mid-request must not
     # keep pytest from exiting. stop() wakes any deliberately slow ones.
     daemon_threads = True
@@ -141,7 +141,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: FakeHTTPServer
+    server: SlackHTTPServer
     protocol_version = "HTTP/1.0"  # one request per connection: nothing idles at shutdown
     timeout = 10  # seconds a client may take to send its request
 
