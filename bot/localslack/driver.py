@@ -5,8 +5,8 @@ single ``payload=<json>`` field), Events API callbacks are JSON. Every request
 carries ``X-Slack-Request-Timestamp`` and ``X-Slack-Signature`` =
 ``v0=hex(HMAC-SHA256(signing_secret, "v0:{timestamp}:{raw body}"))``.
 
-With a :class:`FakeSlack` attached, trigger_ids and response_urls come from the
-fake, so an app's views.open / response_url calls behave as they would in Slack.
+With a :class:`LocalSlack` attached (``fake=``), trigger_ids and response_urls come
+from it, so an app's views.open / response_url calls behave as they would in Slack.
 """
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ class SlackDriver:
         view_id: str | None = None,
         view: JSON | None = None,
     ) -> DriverResponse:
-        """Submit a modal. With the fake and a ``view_id`` the stored view
+        """Submit a modal. With a local Slack and a ``view_id`` the stored view
         (blocks, hash, callback_id, private_metadata) is what gets submitted."""
         submitted = self._view_for(view_id, view, view_callback_id)
         if view_callback_id is not None:
@@ -497,7 +497,7 @@ class SlackDriver:
         thread_ts: str | None = None,
         store: bool = True,
     ) -> DriverResponse:
-        """A person's message. With the fake (and ``store``) the message is
+        """A person's message. With a local Slack (and ``store``) the message is
         first added to the conversation, as it exists before Slack tells you."""
         if self.fake is not None and store:
             ts = self.fake.add_message(channel_id, user=user_id, text=text, thread_ts=thread_ts)

@@ -381,6 +381,6 @@ class SlackState:
 
     @property
     def handler_errors(self) -> list[str]:
-        """Tracebacks of exceptions inside the fake (answered as HTTP 500)."""
+        """Tracebacks of exceptions inside the local Slack (answered as HTTP 500)."""
         with self._lock:
             return list(self._counters.handler_errors)

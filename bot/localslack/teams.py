@@ -34,7 +34,7 @@ class Teams(SlackState):
             self._tokens[token].expired = True
 
     def token_team(self, token: str) -> str | None:
-        """The team a token belongs to (None: the fake does not know it)."""
+        """The team a token belongs to (None: this local Slack does not know it)."""
         with self._lock:
             info = self._tokens.get(token)
             return (info.team_id or self._root.team_id) if info else None
@@ -75,7 +75,7 @@ class Teams(SlackState):
     def team(self, team_id: str) -> Self:
         """The handle of one team: set-up and read-back methods act on that team,
         and a SlackDriver given it signs requests as that team. It shares this
-        fake's server, lock, tokens, recorded calls and faults."""
+        local Slack's server, lock, tokens, recorded calls and faults."""
         with self._lock:
             ws, api = self._teams[team_id]
         view = copy.copy(self)

@@ -1,4 +1,4 @@
-"""Slack Web API methods of the fake, one small function per method.
+"""Slack Web API methods of the local Slack, one small function per method.
 
 Each handler gets a parsed :class:`Call` and returns the success fields (the
 dispatcher adds ``"ok": true``) or raises :class:`SlackError`. Shapes and error

@@ -1,4 +1,4 @@
-"""The fake workspace: users, conversations, messages, views, files.
+"""The local Slack's workspace: users, conversations, messages, views, files.
 
 Plain data plus the small operations several Web API methods share. Nothing
 here is thread-safe on its own: the server holds one lock around every use.
@@ -283,7 +283,7 @@ class ViewRecord:
 
 
 class Workspace:
-    """All mutable state of the fake, with the operations methods share."""
+    """All mutable state of one team, with the operations methods share."""
 
     def __init__(
         self,
