@@ -12,8 +12,9 @@ Slack (``tests/fakeslack/``) is built on it, adding fault injection through
 :meth:`LocalSlack._respond`; ``nudgebot sandbox`` is next.
 """
 
-from .driver import USER_AGENT, DriverResponse, SlackDriver, slack_signature
+from .driver import SlackDriver
 from .server import LocalSlack
+from .signed import USER_AGENT, DriverResponse, slack_signature
 from .state import RecordedCall
 
 __all__ = [

@@ -24,6 +24,14 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from .ratelimit import RateLimiter
+from .records import (
+    JSON,
+    RESPONSE_URL_TTL,
+    RESPONSE_URL_USES,
+    ResponseUrl,
+    SlackError,
+    with_block_ids,
+)
 from .state import RecordedCall
 from .teams import Teams
 from .transport import (
@@ -36,15 +44,7 @@ from .transport import (
     text_reply,
 )
 from .webapi import POSTING_METHODS, Call, known_method
-from .workspace import (
-    JSON,
-    RESPONSE_URL_TTL,
-    RESPONSE_URL_USES,
-    ResponseUrl,
-    SlackError,
-    Workspace,
-    with_block_ids,
-)
+from .workspace import Workspace
 
 
 def _truthy(value: Any) -> bool:

@@ -15,17 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import webapi_chat, webapi_conversations, webapi_views  # noqa: F401 (registers them)
 from .ratelimit import RateLimiter
+from .records import JSON, Channel, Dnd, User, Usergroup, with_block_ids
 from .webapi import WebApi
-from .workspace import (
-    JSON,
-    Channel,
-    Dnd,
-    User,
-    Usergroup,
-    Workspace,
-    with_block_ids,
-)
+from .workspace import Workspace
 
 
 @dataclass

@@ -13,10 +13,11 @@ import copy
 import secrets
 from typing import Self
 
+from .records import JSON, SlackError
 from .state import SlackState, _Grant, _OAuthApp, _TokenInfo
 from .transport import header
 from .webapi import Auth, WebApi
-from .workspace import JSON, SlackError, Workspace
+from .workspace import Workspace
 
 
 class Teams(SlackState):
