@@ -61,13 +61,13 @@ from bot.content.models import ProgramVersion
 from bot.content.schema import Program
 from bot.db import make_engine
 from bot.delivery.models import Delivery, DeliveryStatus, Enrollment
+from bot.localslack import USER_AGENT
 from bot.people.models import Person
 from bot.plugins import plug_features
 from bot.proof.models import ProofEvent
 from bot.services import Services
 from bot.settings import Settings
 from tests.fakeslack import DriverResponse, FakeSlack, SlackDriver, slack_signature
-from tests.fakeslack.driver import USER_AGENT
 
 SECRET = "bench-signing-secret-0123456789abcdef"
 TOKEN = "xoxb-bench-token"

@@ -34,8 +34,8 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 
+from bot.localslack import webapi as fake_webapi
 from tests.fakeslack import FakeSlack, SlackDriver, slack_signature
-from tests.fakeslack import webapi as fake_webapi
 
 SECRET = "fakeslack-test-signing-secret"
 QUICK = FixedValueRetryIntervalCalculator(fixed_internal=0.01)

@@ -41,8 +41,7 @@ from bot.slack import bolt
 from bot.slack.install import STATES_TABLE_NAME
 from bot.slack.models import SeenEvent
 from tests.conftest import SIGNING_SECRET, RunningBot, make_settings
-from tests.fakeslack import FakeSlack
-from tests.fakeslack.driver import slack_signature
+from tests.fakeslack import FakeSlack, slack_signature
 from tests.proof.conftest import World
 
 SEED = 20261126

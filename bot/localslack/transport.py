@@ -1,4 +1,4 @@
-"""HTTP plumbing of the fake: request parsing, replies, the request handler."""
+"""HTTP plumbing of the local Slack: request parsing, replies, the request handler."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
 
 
 class Router(Protocol):
-    """What the server needs from the fake."""
+    """What the HTTP server needs from the local Slack."""
 
     def route(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> Reply: ...
 
@@ -128,7 +128,7 @@ class Router(Protocol):
     def wait_or_stop(self, seconds: float) -> None: ...
 
 
-class FakeHTTPServer(ThreadingHTTPServer):
+class SlackHTTPServer(ThreadingHTTPServer):
     # Handler threads are daemons: a client that hangs up mid-request must not
     # keep pytest from exiting. stop() wakes any deliberately slow ones.
     daemon_threads = True
@@ -141,7 +141,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: FakeHTTPServer
+    server: SlackHTTPServer
     protocol_version = "HTTP/1.0"  # one request per connection: nothing idles at shutdown
     timeout = 10  # seconds a client may take to send its request
 
@@ -152,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: the fake's calls are recorded, not logged to stderr."""
+        """Stay quiet: the calls are recorded, not logged to stderr."""
 
     def _handle(self) -> None:
         router = self.server.router
@@ -160,8 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
             reply = router.route(self.command, self.path, dict(self.headers.items()), body)
-        except Exception as exc:  # a bug in the fake must answer, not hang the client
-            logger.exception("fake Slack failed on %s %s", self.command, self.path)
+        except Exception as exc:  # a bug in the local Slack must answer, not hang the client
+            logger.exception("local Slack failed on %s %s", self.command, self.path)
             router.note_handler_error(exc)
             reply = json_reply(
                 {"ok": False, "error": "fake_internal_error", "detail": repr(exc)}, status=500

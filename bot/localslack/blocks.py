@@ -4,7 +4,7 @@ Slack refuses malformed blocks (``invalid_blocks`` for messages,
 ``invalid_arguments`` for views) with messages that carry a JSON pointer.
 We check the limits a bot is most likely to trip over (empty or too-long
 texts, too many blocks or elements, duplicate ids), not the whole schema:
-a fake that accepts everything would hide real bugs, one that refuses valid
+a local Slack that accepts everything would hide real bugs, one that refuses valid
 payloads would invent them.
 """
 
