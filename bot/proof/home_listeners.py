@@ -53,14 +53,6 @@ class HomeListeners:
         """The request's workspace (OAuth mode): people are looked up in it only."""
         return install.current_scope(self.services)
 
-    def _open(self, client: WebClient, trigger_id: str | None, view: dict[str, Any]) -> None:
-        if not trigger_id:
-            return
-        try:
-            client.views_open(trigger_id=trigger_id, view=view)
-        except SlackApiError as exc:
-            log.warning("could not open a proof modal: %s", exc.response.get("error"))
-
     def _update(self, client: WebClient, body: dict[str, Any], message: dict[str, Any]) -> None:
         at = payload.where(body)
         if not at.get("channel") or not at.get("ts"):
@@ -191,7 +183,7 @@ class HomeListeners:
                 settings=self.services.settings,
                 is_lead=False,
             )
-        self._open(
+        payload.open_modal(
             client,
             body.get("trigger_id"),
             home_blocks.preferences_modal(
@@ -245,7 +237,7 @@ class HomeListeners:
             title = row.title if row else program_id
         if not allowed:  # a Home tab click has no response_url: the router DMs the refusal
             raise Refusal(NOT_A_LEAD)
-        self._open(
+        payload.open_modal(
             client,
             body.get("trigger_id"),
             home_blocks.enroll_modal(program_id=program_id, title=title),

@@ -137,7 +137,7 @@ class AnswerListeners:
             # The message's place, so the reason shows in it once given.
             where = {"delivery_id": click.delivery_id, **payload.where(body)}
             view["private_metadata"] = json.dumps(where)
-            self._open(client, body.get("trigger_id"), view)
+            payload.open_modal(client, body.get("trigger_id"), view)
         self._update(client, body, message)
         if result.recorded and result.report_to_owner:
             self._report(client, result)
@@ -162,7 +162,7 @@ class AnswerListeners:
             question = localise(nudge.step.text_for(nudge.enrollment.arm), lang)
         view = blocks.reflection_modal(delivery_id, question, lang)
         view["private_metadata"] = json.dumps({"delivery_id": delivery_id, **payload.where(body)})
-        self._open(client, body.get("trigger_id"), view)
+        payload.open_modal(client, body.get("trigger_id"), view)
 
     def submit_reflection(
         self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient
@@ -233,14 +233,6 @@ class AnswerListeners:
         except SlackApiError as exc:
             # The answer is saved either way; only the message keeps its old look.
             log.warning("could not update the answered nudge: %s", exc.response.get("error"))
-
-    def _open(self, client: WebClient, trigger_id: str | None, view: dict[str, Any]) -> None:
-        if not trigger_id:
-            return
-        try:
-            client.views_open(trigger_id=trigger_id, view=view)
-        except SlackApiError as exc:
-            log.warning("could not open a proof modal: %s", exc.response.get("error"))
 
     def _report(self, client: WebClient, result: AnswerResult) -> None:
         nudge = result.nudge

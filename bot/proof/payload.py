@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.people import directory
+
+log = logging.getLogger(__name__)
 
 
 def where(body: dict[str, Any]) -> dict[str, Any]:
@@ -51,3 +55,13 @@ def members(client: WebClient, channel: str | None, group: str) -> list[str]:
     if group:
         members += directory.usergroup_members(client, group)
     return list(dict.fromkeys(members))
+
+
+def open_modal(client: WebClient, trigger_id: str | None, view: dict[str, Any]) -> None:
+    """Open a proof modal; a trigger Slack no longer honours is logged, not raised."""
+    if not trigger_id:
+        return
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as exc:
+        log.warning("could not open a proof modal: %s", exc.response.get("error"))
