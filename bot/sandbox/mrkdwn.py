@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # The shortcodes a bot (and its program authors) most often write. Slack knows
 # thousands; an unknown one stays as typed, as Slack shows a custom emoji it lacks.
@@ -175,8 +175,15 @@ EMOJI: Mapping[str, str] = {
     "compass": "🧭",
     "world_map": "🗺️",
     "earth_africa": "🌍",
+    "skin-tone-2": "\U0001f3fb",
+    "skin-tone-3": "\U0001f3fc",
+    "skin-tone-4": "\U0001f3fd",
+    "skin-tone-5": "\U0001f3fe",
+    "skin-tone-6": "\U0001f3ff",
     "globe_with_meridians": "🌐",
 }
+
+JSON = Mapping[str, Any]
 
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -190,6 +197,7 @@ _INLINE = re.compile(
 )
 _STYLE_TAGS = {"*": "b", "_": "i", "~": "s"}
 _QUOTE = re.compile(r"^(?:&gt;|>)\s?(.*)$")
+_QUOTE_REST = re.compile(r"^(?:&gt;|>){3}\s?(.*)$")
 _BULLET = re.compile(r"^\s*[•◦▪\-]\s+(.*)$")
 _NUMBERED = re.compile(r"^\s*(\d{1,3})[.)]\s+(.*)$")
 _PRE = re.compile(r"```(.+?)```", re.DOTALL)
@@ -278,8 +286,13 @@ def _lines(text: str, directory: Directory, autolink: bool) -> str:
             out.append("<br>".join(group))
         group.clear()
 
+    rest_quoted = False
     for line in text.split("\n"):
-        if m := _QUOTE.match(line):
+        if rest_quoted:  # after `>>>`, every line is quoted
+            m, line_kind, body = None, "quote", line
+        elif m := _QUOTE_REST.match(line):
+            rest_quoted, line_kind, body = True, "quote", m.group(1)
+        elif m := _QUOTE.match(line):
             line_kind, body = "quote", m.group(1)
         elif m := _BULLET.match(line):
             line_kind, body = "ul", m.group(1)
@@ -357,7 +370,7 @@ def _angle(body: str, directory: Directory, *, as_link: bool) -> str:
     url = safe_url(target)
     if url is None and not label:  # not Slack's markup: the brackets were typed
         return esc(unescape(f"<{body}>"))
-    shown = esc(unescape(label or target))
+    shown = esc(emojify(unescape(label)) if label else unescape(target))
     if url is None or not as_link:
         return shown
     return link(url, shown)
@@ -373,3 +386,23 @@ def _special(command: str, label: str) -> str:
     if command.startswith("date^"):
         return f'<span class="mk-date">{esc(unescape(label))}</span>'
     return esc(unescape(label or command))
+
+
+def text_object(obj: JSON | None, directory: Directory) -> str:
+    """A plain_text or mrkdwn text object as HTML ("" for None)."""
+    if not obj:
+        return ""
+    text = str(obj.get("text", ""))
+    if obj.get("type") == "mrkdwn":
+        return mrkdwn(text, directory, autolink=not obj.get("verbatim", False))
+    if obj.get("emoji", True):
+        text = emojify(text)
+    return esc(text).replace("\n", "<br>")
+
+
+def plain_words(obj: JSON | None) -> str:
+    """A text object's words as plain text, for attributes and <option>s."""
+    if not obj:
+        return ""
+    text = str(obj.get("text", ""))
+    return emojify(text) if obj.get("emoji", True) or obj.get("type") == "mrkdwn" else text

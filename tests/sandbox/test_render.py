@@ -167,6 +167,12 @@ def test_line_leading_quotes_become_one_quote(marker: str) -> None:
     assert "after" in page.text and "after" not in quote.text
 
 
+def test_triple_quote_marker_quotes_every_following_line() -> None:
+    page = md("Before\n&gt;&gt;&gt; one\ntwo\n• three")
+    quote = page.one("blockquote")
+    assert quote.text == "onetwo• three" and "Before" not in quote.text
+
+
 @pytest.mark.parametrize("bullet", ["• ", "- "])
 def test_bullet_lines_become_a_list(bullet: str) -> None:
     page = md(f"Steps:\n{bullet}one\n{bullet}*two*")
@@ -221,6 +227,15 @@ def test_special_mentions_and_dates() -> None:
 def test_emoji_shortcodes_become_emoji_and_unknown_ones_stay() -> None:
     page = md(":white_check_mark: done :tada: :wave: :not_an_emoji: at 10:30:45")
     assert page.text == "✅ done 🎉 👋 :not_an_emoji: at 10:30:45"
+
+
+def test_skin_tones_and_emoji_in_link_labels() -> None:
+    assert md(":+1::skin-tone-3:").text == "👍\U0001f3fc"
+    assert md("<https://x.io|:books: read>").one("a").text == "📚 read"
+
+
+def test_an_empty_directory_shows_ids() -> None:
+    assert dom(mrkdwn("<@U7> in <#C7>", Directory.EMPTY)).text == "@U7 in #C7"
 
 
 def test_slack_escapes_are_decoded_once() -> None:
@@ -607,6 +622,9 @@ def test_input_block_label_optional_hint_and_error_slot() -> None:
     field = block.one("input")
     assert field.attrs["type"] == "text" and field.attrs["placeholder"] == "Type…"
     assert "data-live" not in field.attrs and "data-dispatch" not in field.attrs
+    assert "data-required" not in field.attrs  # optional
+    required = input_block({"type": "datepicker", "action_id": "v"}).one("input")
+    assert required.attrs["data-required"] == "1"
 
 
 def test_multiline_text_input_is_a_textarea_with_limits_and_value() -> None:
