@@ -33,7 +33,7 @@ from bot.content.service import load_and_sync
 from bot.delivery.sender import release_process_leases
 from bot.errors import ConfigError, ServiceUnavailable
 from bot.services import Services, Tick
-from bot.web import make_wsgi_app
+from bot.web import WSGIApp, make_wsgi_app
 from bot.webclient import MANIFEST_HINT
 
 log = logging.getLogger(__name__)
@@ -142,16 +142,25 @@ def scheduled_ticks(
     return wrapped
 
 
-def make_http_server(app: NudgebotApp, services: Services, *, host: str, port: int) -> Any:
+def make_http_server(
+    app: NudgebotApp,
+    services: Services,
+    *,
+    host: str,
+    port: int,
+    outer: Callable[[WSGIApp], WSGIApp] | None = None,
+) -> Any:
     """The waitress server `nudgebot run` serves (the ack benchmark serves the same).
+    ``outer`` wraps the bot's WSGI app in routes of its own (the sandbox's page).
 
     It also shortens the interpreter's switch interval for the process: an ack
     waits for the interpreter lock at every step, while the sender's and the
     listeners' threads hold it in turns of this length (Python's default: 5 ms)."""
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     try:
+        wsgi = make_wsgi_app(app, services)
         return create_server(
-            make_wsgi_app(app, services),
+            outer(wsgi) if outer is not None else wsgi,
             host=host,
             port=port,
             threads=services.settings.http_threads,
@@ -183,7 +192,10 @@ def run(services: Services, *, host: str, port: int) -> None:
     stop.install()  # from here on SIGTERM/SIGINT mean "stop cleanly", even mid-start
     settings = services.settings
     if settings.install_mode != "oauth" and settings.slack_bot_token is None:
-        raise ConfigError(f"SLACK_BOT_TOKEN is not set; {MANIFEST_HINT}")
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN is not set; {MANIFEST_HINT}, "
+            "or try Nudgebot without Slack: `nudgebot sandbox`"
+        )
     app: NudgebotApp = build_app(settings, services=services)  # SLACK_SIGNING_SECRET first
     server = make_http_server(app, services, host=host, port=port)  # the port, before migrating
     stop.server = server

@@ -134,9 +134,21 @@ def _add_feature_commands() -> None:
         people,
         premortem,
         proof,
+        sandbox,
     )
 
-    for module in (people, content, delivery, proof, intake, premortem, digest, audit, governance):
+    for module in (
+        people,
+        content,
+        delivery,
+        proof,
+        intake,
+        premortem,
+        digest,
+        audit,
+        governance,
+        sandbox,
+    ):
         for command in module.commands:
             cli.add_command(command)
 

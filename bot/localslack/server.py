@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
+from .client import SCREEN_METHODS, ClientSide
 from .ratelimit import RateLimiter
 from .records import (
     JSON,
@@ -33,7 +34,6 @@ from .records import (
     with_block_ids,
 )
 from .state import RecordedCall
-from .teams import Teams
 from .transport import (
     BadRequest,
     Reply,
@@ -51,7 +51,7 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("true", "1")
 
 
-class LocalSlack(Teams):
+class LocalSlack(ClientSide):
     """A local Slack Web API on 127.0.0.1 with a scriptable workspace."""
 
     _server: SlackHTTPServer | None = None
@@ -179,7 +179,9 @@ class LocalSlack(Teams):
             record.status = 0 if reply.drop else reply.status
             record.fault = served
             record.response = reply.json()
-            return reply
+        if method.startswith(SCREEN_METHODS) and reply.status == 200:
+            self.note_change()
+        return reply
 
     def _answer(
         self, method: str, params: JSON, headers: dict[str, str], parse_error: str | None
@@ -212,9 +214,11 @@ class LocalSlack(Teams):
 
     def _serve_response_url(self, url_id: str, headers: dict[str, str], body: bytes) -> Reply:
         with self._lock:
-            return self._respond(
+            reply = self._respond(
                 "response_url", lambda: self._accept_response(url_id, headers, body)
             )[0]
+        self.note_change()
+        return reply
 
     def _accept_response(self, url_id: str, headers: dict[str, str], body: bytes) -> Reply:
         ws, _ = self._teams.get(url_id.split("/", 1)[0], (self._ws, self._api))

@@ -120,7 +120,7 @@ def test_run_without_a_bot_token_says_so_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "nudgebot: SLACK_BOT_TOKEN is not set; create the Slack app from config/manifest.yml "
-        "(README: Create the Slack app)"
+        "(README: Create the Slack app), or try Nudgebot without Slack: `nudgebot sandbox`"
     ]
 
 
