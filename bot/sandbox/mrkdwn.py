@@ -175,6 +175,20 @@ EMOJI: Mapping[str, str] = {
     "compass": "🧭",
     "world_map": "🗺️",
     "earth_africa": "🌍",
+    "palm_tree": "🌴",
+    "desert_island": "🏝️",
+    "island": "🏝️",
+    "beach_with_umbrella": "🏖️",
+    "airplane": "✈️",
+    "airplane_departure": "🛫",
+    "luggage": "🧳",
+    "thermometer": "🌡️",
+    "face_with_thermometer": "🤒",
+    "stop_sign": "🛑",
+    "wastebasket": "🗑️",
+    "floppy_disk": "💾",
+    "white_medium_square": "◻️",
+    "white_large_square": "⬜",
     "skin-tone-2": "\U0001f3fb",
     "skin-tone-3": "\U0001f3fc",
     "skin-tone-4": "\U0001f3fd",
@@ -193,7 +207,7 @@ _INLINE = re.compile(
     r"|(?P<angle><[^<>\n]+>)"
     r"|(?P<style>(?<![\w*_~])(?P<mark>[*_~])(?=\S)(?P<inner>[^\n]*?[^\s])(?P=mark)(?![\w]))"
     r"|(?P<emoji>:(?P<name>[a-z0-9_+\-']+):)"
-    r"|(?P<url>\bhttps?://[^\s<>]+[^\s<>.,;:!?)\]'\"])"
+    r"|(?P<url>\bhttps?://[^\s<>]*[^\s<>.,;:!?)\]'\"])"
 )
 _STYLE_TAGS = {"*": "b", "_": "i", "~": "s"}
 _QUOTE = re.compile(r"^(?:&gt;|>)\s?(.*)$")

@@ -25,10 +25,10 @@ def render_message(message: JSON, directory: Directory) -> str:
     if blocks:
         body = render_blocks(blocks, directory)
     elif message.get("mrkdwn", True) is False:
-        text = esc(str(message.get("text", ""))).replace("\n", "<br>")
+        text = esc(str(message.get("text") or "")).replace("\n", "<br>")
         body = f'<div class="bk-text">{text}</div>'
     else:
-        body = f'<div class="bk-text">{mrkdwn(str(message.get("text", "")), directory)}</div>'
+        body = f'<div class="bk-text">{mrkdwn(str(message.get("text") or ""), directory)}</div>'
     return body + "".join(_attachment(a, directory) for a in message.get("attachments") or [])
 
 

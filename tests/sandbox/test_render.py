@@ -4,10 +4,12 @@ can become markup."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,7 +20,8 @@ from bot.premortem.blocks import parent_blocks, status_actions
 from bot.premortem.modals import decision_modal
 from bot.premortem.models import Phase, Premortem, Prevention, Risk
 from bot.proof.blocks import fatigue_dm, not_relevant_modal, reflection_modal
-from bot.proof.home_blocks import enroll_modal, preferences_modal
+from bot.proof.home import HomeData, LeadData, NudgeLine, ProgramLine, StepAdoption
+from bot.proof.home_blocks import enroll_modal, home_view, preferences_modal
 from bot.sandbox.render import Directory, mrkdwn, render_blocks, render_message, text_object
 from tests.content.conftest import STARTER_DIR
 
@@ -204,6 +207,7 @@ def test_mailto_links_but_a_javascript_address_never_becomes_a_link() -> None:
 def test_bare_addresses_become_links_unless_verbatim() -> None:
     page = md("read https://example.com/x_y. Now")
     assert page.one("a").attrs["href"] == "https://example.com/x_y"
+    assert md("http://a, then").one("a").attrs["href"] == "http://a"
     verbatim = dom(text_object({**mk("read https://example.com"), "verbatim": True}, PEOPLE))
     assert verbatim.all("a") == [] and "https://example.com" in verbatim.text
 
@@ -687,6 +691,10 @@ def test_message_without_blocks_shows_its_text_as_mrkdwn() -> None:
     assert "@Ana Petrova" in page.text and "<script>" in page.text and page.all("script") == []
 
 
+def test_message_with_no_text_renders_empty() -> None:
+    assert dom(render_message({"text": None, "blocks": []}, PEOPLE)).text == ""
+
+
 def test_message_with_blocks_shows_blocks_not_the_fallback_text() -> None:
     message = {"text": "fallback", "blocks": [{"type": "section", "text": mk("the *real* one")}]}
     page = dom(render_message(message, PEOPLE))
@@ -783,6 +791,40 @@ def test_the_premortem_parent_status_and_decision_render() -> None:
     assert {"bk-primary", "bk-danger"} <= {c for b in status.all("button") for c in b.classes}
 
 
+SHORTCODE = re.compile(r":[a-z][a-z0-9_+-]*:")
+
+
+def test_the_app_home_renders_for_an_ld_lead() -> None:
+    when = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    data = HomeData(
+        name="Ana",
+        tz=ZoneInfo("Europe/Sofia"),
+        tz_override=None,
+        working_hours="09:00-17:00",
+        language=None,
+        pauses=[],
+        upcoming=[],
+        week=[NudgeLine(when, "Onboarding <1>", "Meet your buddy", ":white_check_mark:")],
+        lead=LeadData(
+            page=0,
+            pages=2,
+            total=11,
+            programs=[
+                ProgramLine("new-hire-ramp", "New hire ramp", True, 6, [StepAdoption("a", 4, 6)])
+            ],
+            min_group=5,
+        ),
+    )
+    page = dom(render_blocks(home_view(data)["blocks"], PEOPLE, surface="home"))
+    assert [h.text for h in page.all(cls="bk-header")] == ["Your nudges", "Programs (L&D)"]
+    assert "Onboarding <1>" in page.one("li").text and "✅" in page.one("li").text
+    buttons = {b.text: b for b in page.all("button")}
+    assert {"Pause for a week", "Change", "Enroll…", "Next"} <= set(buttons)
+    assert buttons["Enroll…"].attrs["data-value"] == "new-hire-ramp"
+    assert buttons["Enroll…"].attrs["data-block-id"] == "program_new-hire-ramp"
+    assert not SHORTCODE.search(page.text) and page.all(cls="bk-unsupported") == []
+
+
 STARTER = load_library(STARTER_DIR)
 
 
@@ -799,4 +841,4 @@ def test_every_starter_step_renders_with_its_buttons() -> None:
                     for el in block.get("elements", []):
                         if "action_id" in el:
                             assert page.all(data_action_id=el["action_id"]), (program_id, el)
-                assert ":white_check_mark:" not in page.text
+                assert not SHORTCODE.search(page.text), (program_id, step.id)
