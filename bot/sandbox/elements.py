@@ -233,9 +233,11 @@ def _text_input(el: JSON, ctx: Ctx) -> str:
                 limits += f' {attr}="{esc(str(el[key]))}"'
     value = str(el.get("initial_value", ""))
     if el.get("multiline") or kind == "rich_text_input":
+        # A browser drops a newline right after <textarea>: keep one the text starts with.
+        first = "\n" if value.startswith("\n") else ""
         return (
             f'<textarea {_attrs(el, ctx)}{limits}{_placeholder(el)} rows="4">'
-            f"{esc(value)}</textarea>"
+            f"{first}{esc(value)}</textarea>"
         )
     html_type = _TEXT_TYPES.get(kind, "text")
     return (

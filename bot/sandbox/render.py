@@ -87,7 +87,12 @@ def _block(block: JSON, directory: Directory) -> str:
         body = f"[unsupported block: {esc(kind)}]"
         kind = "unsupported"
     else:
-        body = render(block, Ctx(block_id, directory, live=True))
+        try:
+            body = render(block, Ctx(block_id, directory, live=True))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            # A malformed block (say, an author's preview) must not take the page down.
+            body = f"[block Slack would refuse: {esc(kind)}]"
+            kind = "unsupported"
     return f'<div class="bk-block bk-{esc(kind)}" data-block-id="{esc(block_id)}">{body}</div>'
 
 

@@ -363,6 +363,20 @@ def test_unknown_block_shows_a_muted_note() -> None:
     assert page.all(cls="bk-divider")
 
 
+def test_a_malformed_block_shows_a_note_and_the_rest_renders() -> None:
+    page = blocks(
+        {"type": "section", "fields": "not a list"},
+        {"type": "context", "elements": ["not an object"]},
+        {"type": "header", "text": plain("Still here")},
+    )
+    notes = page.all(cls="bk-unsupported")
+    assert [n.text for n in notes] == [
+        "[block Slack would refuse: section]",
+        "[block Slack would refuse: context]",
+    ]
+    assert page.one(cls="bk-header").text == "Still here"
+
+
 def test_rich_text_sections_lists_quotes_and_code() -> None:
     page = blocks(
         {
