@@ -23,6 +23,7 @@
     pollAbort: null,
     expanded: new Set(), // thread parents whose replies are shown
     drafts: new Map(), // conversation id -> unsent composer text
+    seen: new Map(), // person -> (conversation id -> how many messages they have seen there)
     lastHome: null,
     lastSidebar: null,
     lastClock: null,
@@ -218,12 +219,16 @@
     const key = JSON.stringify([convs, S.conversation]);
     if (key === S.lastSidebar) return;
     S.lastSidebar = key;
+    const seen = S.seen.get(S.user) || new Map();
+    S.seen.set(S.user, seen);
     const item = (c) => {
       const active = c.id === S.conversation || (S.conversation === "home" && c.id === S.botDm);
-      const unread = c.count && !active ? `<span class="badge">${esc(c.count)}</span>` : "";
+      if (active || !seen.has(c.id)) seen.set(c.id, active ? c.count || 0 : 0);
+      const n = active ? 0 : Math.max(0, (c.count || 0) - seen.get(c.id));
+      const unread = n ? `<span class="badge">${esc(n)}</span>` : "";
       const icon = c.kind === "channel" ? '<span class="icon">#</span>' : `<span class="icon dm-dot"></span>`;
       return (
-        `<li><a href="#" class="nav-item${active ? " active" : ""}${c.count && !active ? " unread" : ""}"` +
+        `<li><a href="#" class="nav-item${active ? " active" : ""}${n ? " unread" : ""}"` +
         ` data-conversation-id="${esc(c.id)}" data-kind="${esc(c.kind)}">${icon}` +
         `<span class="nav-name">${esc(c.name)}</span>${unread}</a></li>`
       );
@@ -256,8 +261,15 @@
 
   // Messages: keyed by ts; a message's node is rebuilt only when its content changes,
   // so a new message in a 500-message conversation costs one node, not 500.
-  function messageKey(m, i) {
-    return (m.ephemeral ? "e:" : "m:") + (m.ts || "i" + i);
+  // Ephemerals may share a ts with each other or with a message: count repeats.
+  function messageKeys(msgs) {
+    const seen = new Map();
+    return msgs.map((m, i) => {
+      const base = (m.ephemeral ? "e:" : "m:") + (m.ts || "i" + i);
+      const n = (seen.get(base) || 0) + 1;
+      seen.set(base, n);
+      return n > 1 ? base + "#" + n : base;
+    });
   }
 
   function messageSig(m) {
@@ -272,12 +284,20 @@
     const app = m.is_bot ? '<span class="app-tag">APP</span>' : "";
     const eph = m.ephemeral ? '<div class="eph-note">👁 Only visible to you</div>' : "";
     let thread = "";
-    if (withThread && m.thread && m.thread.length) {
-      const open = S.expanded.has(m.ts);
-      const n = m.thread.length;
-      thread =
-        `<button type="button" class="thread-toggle" data-thread-ts="${esc(m.ts)}" aria-expanded="${open}">` +
-        `${n} ${n === 1 ? "reply" : "replies"}${open ? " ▾" : " ▸"}</button>`;
+    let tools = "";
+    const replies = (m.thread || []).length;
+    const open = withThread && S.expanded.has(m.ts);
+    if (withThread && !m.ephemeral && m.ts && !replies) {
+      // As in Slack's hover menu: start a thread on any message.
+      tools = `<div class="msg-tools"><button type="button" class="thread-toggle reply-start" data-thread-ts="${esc(m.ts)}">Reply in thread</button></div>`;
+    }
+    if (withThread && (replies || open)) {
+      const n = replies;
+      if (n) {
+        thread =
+          `<button type="button" class="thread-toggle" data-thread-ts="${esc(m.ts)}" aria-expanded="${open}">` +
+          `${n} ${n === 1 ? "reply" : "replies"}${open ? " ▾" : " ▸"}</button>`;
+      }
       if (open) {
         thread +=
           '<div class="thread">' +
@@ -288,6 +308,7 @@
     }
     return (
       `<div class="message${m.ephemeral ? " ephemeral" : ""}${m.is_bot ? " from-bot" : ""}" data-ts="${esc(m.ts || "")}">` +
+      tools +
       avatar +
       '<div class="msg-main"><div class="msg-head">' +
       `<span class="msg-name">${esc(name)}</span>${app}<span class="msg-time">${esc(m.time || "")}</span></div>` +
@@ -305,7 +326,8 @@
     const convId = conv ? conv.id : null;
     const switched = convId !== renderedConversation;
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 48;
-    const wanted = msgs.map((m, i) => [messageKey(m, i), messageSig(m)]);
+    const keys = messageKeys(msgs);
+    const wanted = msgs.map((m, i) => [keys[i], messageSig(m)]);
 
     if (switched || !box.querySelector(".message")) {
       // Whole list: one innerHTML assignment, one layout.
@@ -402,7 +424,7 @@
       return;
     }
     if (modal.view_id === S.modalViewId && modal.html === S.modalHtml) {
-      $("modal-title").textContent = modal.title || "";
+      if ($("modal-title").innerHTML !== (modal.title || "")) $("modal-title").innerHTML = modal.title || "";
       return;
     }
     // Keep what was typed: in this view across re-renders (views.update), and in a
@@ -412,10 +434,12 @@
     const focused = document.activeElement && $("modal-body").contains(document.activeElement) ? elKey(document.activeElement) : null;
     S.modalViewId = modal.view_id;
     S.modalHtml = modal.html;
-    $("modal-title").textContent = modal.title || "";
+    // Title and button labels come rendered (and escaped) by the server, like the blocks.
+    $("modal-title").innerHTML = modal.title || "";
     $("modal-body").innerHTML = modal.html || "";
-    $("modal-cancel").textContent = modal.close || "Cancel";
-    $("modal-submit").textContent = modal.submit || "Submit";
+    $("modal-cancel").innerHTML = modal.close || "Cancel";
+    $("modal-submit").innerHTML = modal.submit || "Submit";
+    $("modal").classList.toggle("stacked", !!modal.stacked);
     $("modal-submit").hidden = !modal.submit;
     $("modal-submit").disabled = false;
     $("modal-error").textContent = "";
@@ -470,7 +494,10 @@
           showErrors(errors);
           const first = $("modal-body").querySelector(".bk-input.has-error");
           if (first) first.scrollIntoView({ block: "nearest" });
-          if (res.error) $("modal-error").textContent = res.error;
+          const general = res.error || errors[""] || "";
+          const unplaced = Object.keys(errors).filter((b) => b && !$("modal-body").querySelector(`.bk-error[data-block-id="${CSS.escape(b)}"]`));
+          if (general) $("modal-error").textContent = general;
+          else if (unplaced.length) $("modal-error").textContent = unplaced.map((b) => errors[b]).join(" ");
           else if (!Object.keys(errors).length) $("modal-error").textContent = "The app did not accept this.";
         }
       }
@@ -626,8 +653,19 @@
     t.style.height = Math.min(t.scrollHeight, 200) + "px";
   }
 
+  async function openHome() {
+    // Slack sends app_home_opened each time the tab is opened; the app publishes the view.
+    try {
+      const res = await post("/home", { user: S.user });
+      if (!res.ok && res.error) toast(res.error);
+    } catch (e) {
+      toast("Could not reach the sandbox.");
+    }
+  }
+
   function switchConversation(id) {
     if (!id || id === S.conversation) return;
+    if (id === "home") openHome();
     const c = $("composer");
     if (S.conversation) S.drafts.set(S.conversation, c.value);
     S.conversation = id;
@@ -644,8 +682,12 @@
   async function moveClock(to, button) {
     button.disabled = true;
     try {
-      const res = await post("/clock", { to });
-      if (res.clock) renderClock(res.clock, S.state ? S.state.next_nudge : null);
+      // The person's zone says when "Monday 09:00" is.
+      const res = await post("/clock", { user: S.user, to });
+      if (res.clock) {
+        const tz = S.state && S.state.clock ? S.state.clock.tz : "";
+        renderClock(Object.assign({ tz }, res.clock), S.state ? S.state.next_nudge : null);
+      }
       if (res.ok === false && res.error) toast(res.error);
     } catch (e) {
       toast("Could not reach the sandbox.");
@@ -668,6 +710,12 @@
 
   const DEV_KEEP = 500;
 
+  // Seconds since the epoch (or already a string) as HH:MM:SS.
+  function clockTime(t) {
+    if (typeof t !== "number") return String(t == null ? "" : t);
+    return new Date(t * 1000).toTimeString().slice(0, 8);
+  }
+
   function devRow(html, list) {
     const box = $(list);
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 32;
@@ -683,9 +731,9 @@
   async function pollDev() {
     if (!S.devOpen) return;
     try {
-      // The two lists may count separately: ask from the lower mark, drop what was shown.
-      const since = Math.min(S.devSeen.calls, S.devSeen.requests);
-      const r = await fetch(API + "/dev?since=" + since);
+      // The two lists count separately: one mark each.
+      const q = "since=" + S.devSeen.calls + "&requests_since=" + S.devSeen.requests;
+      const r = await fetch(API + "/dev?" + q);
       const d = await r.json();
       const fresh = (list, key) => {
         const out = (list || []).filter((x) => (Number(x.n) || 0) > S.devSeen[key]);
@@ -701,7 +749,7 @@
               const args = JSON.stringify(c.args || {}, null, 2);
               const short = JSON.stringify(c.args || {});
               return (
-                `<details class="dev-row ${c.ok ? "ok" : "fail"}"><summary><span class="dev-time">${esc(c.time)}</span>` +
+                `<details class="dev-row ${c.ok ? "ok" : "fail"}"><summary><span class="dev-time">${esc(clockTime(c.time))}</span>` +
                 `<span class="dev-method">${esc(c.method)}</span>` +
                 `<span class="dev-status">${c.ok ? "ok" : "error: " + esc(c.error || "")}</span>` +
                 `<span class="dev-args">${esc(short.length > 140 ? short.slice(0, 140) + "…" : short)}</span></summary>` +
@@ -719,7 +767,7 @@
           reqs
             .map(
               (q) =>
-                `<div class="dev-row req ${String(q.status).startsWith("2") ? "ok" : "fail"}"><span class="dev-time">${esc(q.time)}</span>` +
+                `<div class="dev-row req ${String(q.status).startsWith("2") ? "ok" : "fail"}"><span class="dev-time">${esc(clockTime(q.time))}</span>` +
                 `<span class="dev-kind">${esc(q.kind)}</span><span class="dev-summary">${esc(q.summary || "")}</span>` +
                 `<span class="dev-status">${esc(q.status)}</span>` +
                 `<span class="dev-ack">${q.ack_ms != null ? esc(Number(q.ack_ms).toFixed(1)) + " ms" : ""}</span></div>`,
@@ -767,9 +815,14 @@
       const toggle = e.target.closest(".thread-toggle");
       if (toggle) {
         const ts = toggle.dataset.threadTs;
-        if (S.expanded.has(ts)) S.expanded.delete(ts);
-        else S.expanded.add(ts);
+        const opening = !S.expanded.has(ts);
+        if (opening) S.expanded.add(ts);
+        else S.expanded.delete(ts);
         if (S.state) renderMessages(S.state.conversation);
+        if (opening) {
+          const t = document.querySelector(`.thread-composer[data-thread-ts="${CSS.escape(ts)}"]`);
+          if (t) t.focus();
+        }
         return;
       }
       const btn = e.target.closest('.bk-el[data-type="button"]');
@@ -853,6 +906,7 @@
       $("clock-now").textContent = "Sandbox not reachable";
     }
     saveLocation();
+    if (S.conversation === "home") openHome();
     restartPoll();
   }
 
