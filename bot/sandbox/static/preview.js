@@ -23,7 +23,7 @@
     if (typeof x !== "object") return [String(x), String(x)];
     const value = x.id ?? x.key ?? x.slug ?? x.value ?? x.name ?? x.code ?? "";
     const label = x.title ?? x.label ?? x.name ?? value;
-    const same = String(label) === String(value) || value === "";
+    const same = value === "" || String(label).includes(String(value));
     return [String(value), same ? String(label) : `${label} (${value})`];
   }
 

@@ -207,12 +207,16 @@
     const key = JSON.stringify([clock, nextNudge]);
     if (key === S.lastClock) return;
     S.lastClock = key;
+    const moving = !!(clock && clock.moving);
     if (clock) {
-      $("clock-now").textContent = clock.local + (clock.tz ? " (" + clock.tz + ")" : "");
+      $("clock-now").textContent = clock.local + (clock.tz ? " (" + clock.tz + ")" : "") + (moving ? " · moving…" : "");
       $("clock-now").title = "UTC " + (clock.utc || "");
     }
+    // While the clock moves the ticks run at each moment on the way: one move at a time.
+    $("clock-bar").classList.toggle("moving", moving);
+    for (const id of ["clock-hour", "clock-day", "clock-monday"]) $(id).disabled = moving;
     $("clock-next-at").textContent = nextNudge ? "Next nudge: " + nextNudge : "No nudge scheduled";
-    $("clock-next").disabled = !nextNudge;
+    $("clock-next").disabled = moving || !nextNudge;
   }
 
   function renderSidebar(convs) {
@@ -681,19 +685,21 @@
 
   async function moveClock(to, button) {
     button.disabled = true;
+    let moved = false;
     try {
       // The person's zone says when "Monday 09:00" is.
       const res = await post("/clock", { user: S.user, to });
-      if (res.clock) {
-        const tz = S.state && S.state.clock ? S.state.clock.tz : "";
-        renderClock(Object.assign({ tz }, res.clock), S.state ? S.state.next_nudge : null);
-      }
-      if (res.ok === false && res.error) toast(res.error);
+      moved = res.ok !== false;
+      if (!moved) toast(res.error || "The clock did not move.");
     } catch (e) {
       toast("Could not reach the sandbox.");
-    } finally {
-      button.disabled = false;
-      if (to === "next" && S.state) $("clock-next").disabled = !S.state.next_nudge;
+    }
+    // Moved: the next state (its clock, and clock.moving while the ticks catch up)
+    // redraws the bar and enables the buttons again.
+    if (!moved) {
+      S.lastClock = null;
+      if (S.state) renderClock(S.state.clock, S.state.next_nudge);
+      else button.disabled = false;
     }
   }
 
