@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from bot.sandbox import actions, screen
-from bot.sandbox.parts import SandboxParts
+from bot.sandbox.parts import CLOCK_MOVES, SandboxParts
 from bot.web import WSGIApp
 
 log = logging.getLogger(__name__)
@@ -132,13 +132,12 @@ def _api(sandbox: SandboxParts, method: str, path: str, environ: dict[str, Any])
         return {"ok": True, "ack_ms": actions.open_home(sandbox, user=user)}
     if name == "clock":
         to = str(body.get("to", ""))
-        if to not in ("next", "hour", "day", "monday"):
-            raise BadInput(400, "to must be one of next, hour, day, monday")
+        if to not in CLOCK_MOVES:
+            raise BadInput(400, "to must be one of " + ", ".join(CLOCK_MOVES))
         tz = screen.person_json(sandbox, user)["tz"]
-        sandbox.move_clock(to, tz=tz)
-        sandbox.slack.note_change()
-        now = sandbox.clock.now()
-        return {"ok": True, "clock": {"utc": now.isoformat(), "local": screen.local_time(now, tz)}}
+        if not sandbox.start_clock_move(to, tz=tz):
+            return {"ok": False, "error": "The clock is already moving; wait a moment."}
+        return {"ok": True, "moving": True}
     raise BadInput(404, f"no such API: POST {name}")
 
 

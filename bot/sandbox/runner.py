@@ -17,6 +17,7 @@ import secrets
 import socket
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,7 @@ PORT_TRIES = 20
 SANDBOX_APPLICATION_ID = 0x4E554447  # "NUDG"
 # The page's long-poll, a dev pane and a few clicks at once, besides Slack's requests.
 HTTP_THREADS = 16
+STARTER_PROGRAMS = Path(__file__).resolve().parents[2] / "nudges"
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Sandbox:
     _scheduler: Any = field(init=False, default=None)
     _running: RunningTicks = field(init=False, default_factory=RunningTicks)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    _clock_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _thread: threading.Thread | None = field(init=False, default=None)
 
     # -- start ---------------------------------------------------------------
@@ -101,7 +104,12 @@ class Sandbox:
             self.app = build_app(settings, services=self.services)
             self.driver = SandboxDriver(f"http://127.0.0.1:{port}/slack/events", secret, self.slack)
             self.parts = SandboxParts(
-                self.slack, self.driver, self.clock, self.services, empty=self.empty
+                self.slack,
+                self.driver,
+                self.clock,
+                self.services,
+                empty=self.empty,
+                hold_ticks=self._hold_ticks,
             )
             self.http_server = make_http_server(
                 self.app,
@@ -126,8 +134,15 @@ class Sandbox:
         return self
 
     def _bind_port(self) -> int:
+        if self.port == 0:
+            return free_port(self.host)
         if self.port is not None:
-            return self.port if self.port else free_port(self.host)
+            if not port_is_free(self.host, self.port):
+                raise ConfigError(
+                    f"cannot listen on {self.host}:{self.port}: another process is listening "
+                    "there; pick a free port with --port (or leave it out: the sandbox finds one)"
+                )
+            return self.port
         for candidate in range(DEFAULT_PORT, DEFAULT_PORT + PORT_TRIES):
             if port_is_free(self.host, candidate):
                 return candidate
@@ -157,7 +172,26 @@ class Sandbox:
         }
         if self.content_dir is not None:
             overrides["content_dir"] = self.content_dir
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
+        if not settings.content_dir.is_dir() and STARTER_PROGRAMS.is_dir():
+            # Started outside the project folder: the starter programs beside the code.
+            settings = settings.model_copy(update={"content_dir": STARTER_PROGRAMS})
+        return settings
+
+    @contextlib.contextmanager
+    def _hold_ticks(self) -> Iterator[None]:
+        """The scheduler's ticks wait while the page moves the clock (they would
+        otherwise race the clock's own stops for the same nudges)."""
+        with self._clock_lock:
+            scheduler = self._scheduler
+            if scheduler is not None:
+                scheduler.pause()
+                self._running.wait_idle(10)
+            try:
+                yield
+            finally:
+                if scheduler is not None and self._scheduler is scheduler:
+                    scheduler.resume()
 
     # -- serve and stop --------------------------------------------------------
 

@@ -85,6 +85,7 @@ def screen(sandbox: SandboxParts, user_id: str, conversation: str | None) -> JSO
             "utc": now.isoformat(),
             "local": local_time(now, tz),
             "tz": tz,
+            "moving": sandbox.moving.is_set(),
         },
         "me": me,
         "conversations": conversations,
