@@ -30,15 +30,10 @@ if not CHROMIUM.exists() and not REQUIRED:
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 if REQUIRED:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 else:
     sync_api = pytest.importorskip("playwright.sync_api")
-    Browser, Page, expect, sync_playwright = (
-        sync_api.Browser,
-        sync_api.Page,
-        sync_api.expect,
-        sync_api.sync_playwright,
-    )
+    expect, sync_playwright = sync_api.expect, sync_api.sync_playwright
 
 # A busy 2-core machine; a pass takes a fraction of it.
 PATIENCE_MS = 60_000
