@@ -96,15 +96,17 @@ class ClientSide(Teams):
         return root._closed_stacks
 
     def open_modal(self, user_id: str) -> JSON | None:
-        """The modal on ``user_id``'s screen: the top of their newest open stack."""
+        """The modal on ``user_id``'s screen: the top of their newest stack, if it is
+        still open. A person sees one modal stack at a time: opening another puts
+        the older one away for good, so closing the new one shows no old modal."""
         with self._lock:
             closed = self._closed()
             for root_id in reversed(list(self._ws.view_stacks)):
                 stack = self._ws.view_stacks[root_id]
                 record = self._ws.views.get(stack[-1]) if stack else None
-                if root_id in closed or record is None or record.user_id != user_id:
+                if record is None or record.user_id != user_id:
                     continue
-                return copy.deepcopy(record.view)
+                return None if root_id in closed else copy.deepcopy(record.view)
             return None
 
     def close_modal(self, view_id: str, *, all_views: bool = False) -> None:

@@ -84,14 +84,25 @@ def act(
         blocks = view.get("blocks") or []
     else:
         message = sandbox.slack.message(conversation or "", ts or "") if ts else None
+        if message is None:  # an ephemeral message lives on the person's screen only
+            message = next(
+                (
+                    e
+                    for e in sandbox.slack.ephemerals_for(user, conversation or "")
+                    if e.get("message_ts") == ts
+                ),
+                None,
+            )
         blocks = (message or {}).get("blocks") or []
-    element = find_element(blocks, block_id, action_id) or {"type": kind}
+    stored = find_element(blocks, block_id, action_id)
+    element = stored or {"type": kind}
     action: JSON = {"action_id": action_id, "block_id": block_id, "type": element.get("type", kind)}
     action.update(selection(element, value, values, for_action=True))
-    if action["type"] == "button":
+    if action["type"] == "button" and stored is not None:
+        # A button sends the value the app gave it, whatever the page says.
         action.pop("value", None)
-        if element.get("value") is not None:
-            action["value"] = element["value"]
+        if stored.get("value") is not None:
+            action["value"] = stored["value"]
     if view_id:
         response = sandbox.driver.block_actions(user_id=user, actions=[action], view_id=view_id)
     else:

@@ -118,7 +118,10 @@ class SandboxParts:
 
 
 def next_monday_nine(now: datetime, zone: ZoneInfo) -> datetime:
+    """The coming Monday 09:00 in ``zone``: today, if it is Monday before 09:00."""
     local = now.astimezone(zone)
-    days = (7 - local.weekday()) % 7 or 7
+    days = (7 - local.weekday()) % 7
+    if days == 0 and local.hour >= 9:
+        days = 7
     monday = (local + timedelta(days=days)).date()
     return datetime(monday.year, monday.month, monday.day, 9, 0, tzinfo=zone).astimezone(UTC)

@@ -67,6 +67,7 @@ COMMANDS: dict[str, list[str]] = {
     "proof export": ["proof", "export"],
     "retention": ["retention"],
     "run": ["run", "--host", "127.0.0.1", "--port", "0"],
+    "sandbox": ["sandbox", "--port", "0"],
     "send": ["send", "--once"],
     "settings": ["settings"],
 }
@@ -74,8 +75,11 @@ COMMANDS: dict[str, list[str]] = {
 OFFLINE = {"content schema", "content validate"}
 # Reading the program library needs settings (NUDGEBOT_CONTENT_DIR), not the database.
 NO_DATABASE = OFFLINE | {"content list", "content preview", "settings"}
-# `run` is walked in a process of its own: it takes signals and serves.
-IN_PROCESS = sorted(set(COMMANDS) - {"run"})
+# `run` is walked in a process of its own: it takes signals and serves. So is
+# `sandbox`, whose faults (a taken port, a bad setting, a file that is not its
+# own) are walked in tests/sandbox/test_sandbox.py: it reads no configured
+# database or Slack, so those faults cannot reach it.
+IN_PROCESS = sorted(set(COMMANDS) - {"run", "sandbox"})
 USES_SLACK = {
     "people sync": ["people", "sync"],
     "enroll --user": ["enroll", PROGRAM, "--user", "U0ANA"],
