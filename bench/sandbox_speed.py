@@ -423,7 +423,10 @@ def in_the_browser(
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM)
                 try:
-                    context = browser.new_context(viewport={"width": 1280, "height": 800})
+                    context = browser.new_context(
+                        viewport={"width": 1280, "height": 800},
+                        bypass_csp=True,  # the measuring predicates are evaluated strings
+                    )
                     context.set_default_timeout(PATIENCE_MS)
                     context.add_init_script(PAGE_PROBE)
                     page = context.new_page()

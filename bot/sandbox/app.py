@@ -27,6 +27,14 @@ BOT_PREFIXES = ("/slack/", "/hooks/")
 BOT_PATHS = ("/healthz", "/metrics")
 LONG_POLL_SECONDS = 20.0
 MAX_BODY = 256 * 1024
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+# The page's own files only; what the bot posts is drawn as escaped HTML, and no
+# script of a message could run even if something slipped through.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; connect-src 'self'; "
+    "img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 JSON_BODY = dict[str, Any]
 StartResponse = Callable[..., Any]
 
@@ -44,6 +52,7 @@ def make_page_app(sandbox: SandboxParts, bot: WSGIApp) -> WSGIApp:
             return bot(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         try:
+            _check_origin(environ)
             if path.startswith("/sandbox/api/"):
                 return _reply(start_response, 200, _api(sandbox, method, path, environ))
             if method != "GET":
@@ -174,6 +183,20 @@ def _dev(sandbox: SandboxParts, since: int, requests_since: int) -> JSON_BODY:
 # -- input ---------------------------------------------------------------------
 
 
+def _check_origin(environ: dict[str, Any]) -> None:
+    """Only this machine's own pages may drive the sandbox: the Host must be a
+    loopback name (a rebound DNS name pointing here is refused), and a POST must
+    be JSON, which a page of another site cannot send here without a CORS
+    preflight this server never grants."""
+    host = str(environ.get("HTTP_HOST", "")).rsplit(":", 1)[0].strip("[]").lower()
+    if host not in LOOPBACK_NAMES:
+        raise BadInput(403, "the sandbox answers only at 127.0.0.1 or localhost")
+    if environ.get("REQUEST_METHOD") == "POST":
+        kind = str(environ.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
+        if kind != "application/json":
+            raise BadInput(415, "send JSON (Content-Type: application/json)")
+
+
 def _json_body(environ: dict[str, Any]) -> JSON_BODY:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -237,14 +260,28 @@ def _file(start_response: StartResponse, path: Path) -> Iterable[bytes]:
         kind += "; charset=utf-8"
     start_response(
         "200 OK",
-        [("Content-Type", kind), ("Content-Length", str(len(data))), ("Cache-Control", "no-cache")],
+        [
+            ("Content-Type", kind),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-cache"),
+            ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+            ("X-Content-Type-Options", "nosniff"),
+        ],
     )
     return [data]
 
 
 def _reply(start_response: StartResponse, status: int, body: JSON_BODY) -> Iterable[bytes]:
     data = json.dumps(body).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        403: "Forbidden",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        413: "Content Too Large",
+        415: "Unsupported Media Type",
+    }
     start_response(
         f"{status} {reason.get(status, 'Error')}",
         [

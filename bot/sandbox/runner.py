@@ -17,6 +17,7 @@ import secrets
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,8 @@ PORT_TRIES = 20
 SANDBOX_APPLICATION_ID = 0x4E554447  # "NUDG"
 # The page's long-poll, a dev pane and a few clicks at once, besides Slack's requests.
 HTTP_THREADS = 16
+# At stop, requests already in (a page's long-poll, a click) get this long to be answered.
+DRAIN_SECONDS = 1.0
 STARTER_PROGRAMS = Path(__file__).resolve().parents[2] / "nudges"
 
 
@@ -229,7 +232,9 @@ class Sandbox:
             self._running.wait_idle(5)
             self._scheduler = None
         if self.http_server is not None:
-            drain(self.http_server, deadline=0)
+            if "slack" in self.__dict__:
+                self.slack.note_change()  # an open page's long-poll answers now, not in 20 s
+            drain(self.http_server, deadline=time.monotonic() + DRAIN_SECONDS)
             for channel in list(self.http_server._map.values()):
                 if channel is not self.http_server.trigger:
                     with contextlib.suppress(OSError):

@@ -45,8 +45,17 @@ class PageClient:
         with urllib.request.urlopen(request, timeout=PATIENCE) as response:
             return json.load(response)
 
-    def status_of(self, path: str, body: bytes | None = None) -> int:
-        request = urllib.request.Request(self.base + path, data=body)
+    def status_of(
+        self,
+        path: str,
+        body: bytes | None = None,
+        *,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> int:
+        request = urllib.request.Request(
+            self.base + path, data=body, headers={"Content-Type": content_type, **(headers or {})}
+        )
         try:
             with urllib.request.urlopen(request, timeout=PATIENCE) as response:
                 return int(response.status)

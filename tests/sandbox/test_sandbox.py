@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -409,8 +410,23 @@ def test_bad_requests_to_the_page_api_are_4xx(page: PageClient) -> None:
     clock = json.dumps({"user": SAM, "to": "yesterday"}).encode()
     assert page.status_of("/sandbox/api/clock", clock) == 400
     # The bot's own route checks Slack's signature: an unsigned request is refused.
-    assert page.status_of("/slack/events", b"command=/intake") == 401
+    form = "application/x-www-form-urlencoded"
+    assert page.status_of("/slack/events", b"command=/intake", content_type=form) == 401
     assert page.status_of("/healthz") == 200
+
+
+def test_other_sites_cannot_drive_the_sandbox(page: PageClient) -> None:
+    compose = json.dumps({"user": SAM, "conversation": dm(SAM), "text": "/nudges pause"}).encode()
+    # A form post from another site's page (no CORS preflight for text/plain): refused.
+    assert page.status_of("/sandbox/api/compose", compose, content_type="text/plain") == 415
+    # A DNS name rebound to 127.0.0.1 carries its own Host: refused.
+    rebound = {"Host": "evil.example:3000"}
+    assert page.status_of("/sandbox/api/state?user=U0SAM", headers=rebound) == 403
+    assert page.status_of("/", headers=rebound) == 403
+    assert all(r.kind != "slash_command" for r in page.box.driver.sent_since(0))  # none sent
+    with urllib.request.urlopen(page.base + "/") as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src")[0]
 
 
 def test_the_developer_pane_lists_web_api_calls_and_acked_requests(page: PageClient) -> None:

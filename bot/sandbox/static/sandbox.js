@@ -353,20 +353,37 @@
     renderedKeys.forEach(([k, sig], i) => {
       if (nodes[i]) old.set(k, { sig, node: nodes[i] });
     });
-    const frag = document.createDocumentFragment();
+    // Unchanged messages stay where they are (moving 500 nodes out and back in
+    // re-lays-out the whole list); only changed ones are replaced, new ones put
+    // in place and gone ones removed.
+    const keep = new Set(wanted.map(([k]) => k));
+    old.forEach((v, k) => {
+      if (!keep.has(k)) v.node.remove();
+    });
     const tmp = document.createElement("div");
+    let cursor = box.firstElementChild;
     msgs.forEach((m, i) => {
       const [k, sig] = wanted[i];
       const prev = old.get(k);
+      let node;
       if (prev && prev.sig === sig) {
-        frag.appendChild(prev.node);
+        node = prev.node;
       } else {
         tmp.innerHTML = messageHtml(m, true);
-        frag.appendChild(tmp.firstChild);
+        node = tmp.firstElementChild;
+        if (prev) {
+          prev.node.replaceWith(node);
+          if (cursor === prev.node) cursor = node;
+        }
       }
+      if (node === cursor) cursor = cursor.nextElementSibling;
+      else box.insertBefore(node, cursor);
     });
-    box.textContent = "";
-    box.appendChild(frag);
+    while (cursor) {
+      const next = cursor.nextElementSibling;
+      cursor.remove();
+      cursor = next;
+    }
     restoreThreadDrafts(drafts);
     renderedKeys = wanted;
     if (atBottom) box.scrollTop = box.scrollHeight;
