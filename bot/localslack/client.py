@@ -217,7 +217,7 @@ class ClientSide(Teams):
             channels = {c.id: c.name for c in self._ws.channels.values() if not c.is_dm}
             return users, channels
 
-    def conversations_of(self, user_id: str) -> list[JSON]:
+    def member_channels(self, user_id: str) -> list[JSON]:
         """The channels ``user_id`` is in (public and private, not archived), by name."""
         with self._lock:
             found = [

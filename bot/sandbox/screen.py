@@ -72,7 +72,7 @@ def screen(sandbox: SandboxParts, user_id: str, conversation: str | None) -> JSO
             "name": "Nudgebot",
             "count": len(sandbox.slack.messages(dm_id)),
         },
-        *sandbox.slack.conversations_of(user_id),
+        *sandbox.slack.member_channels(user_id),
     ]
     selected = conversation or dm_id
     home_view = sandbox.slack.home_view(user_id)
