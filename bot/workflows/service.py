@@ -228,8 +228,7 @@ def _program(session: Session, program_id: str) -> ProgramRow:
     if program is None:
         raise StepRefused(
             f"Unknown program {program_id!r}: Nudgebot has no program with this id. Check "
-            "the id in the step (an L&D lead sees every id in App Home or with "
-            "`nudgebot content list`)."
+            "the id in the step (`nudgebot content list` shows them all)."
         )
     return program
 
