@@ -115,6 +115,8 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
     app.registered_commands |= {r.name for r in found.slack_routes if r.kind == "command"}
     app.registered_events |= {r.name for r in found.slack_routes if r.kind == "event"}
     app.registered_functions |= {r.name for r in found.slack_routes if r.kind == "function"}
+    if app.registered_functions:  # app.function listens to this event type
+        app.registered_events.add("function_executed")
     services.ticks.extend(found.ticks)
     services.hooks.update(found.hooks)
     return app
