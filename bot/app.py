@@ -75,13 +75,15 @@ class ListenerPool(ThreadPoolExecutor):
 
 
 class NudgebotApp(App):
-    """A Bolt App that remembers which commands and events it listens to (from the
-    surface it mounted), so a test can hold config/manifest.yml to exactly that set."""
+    """A Bolt App that remembers which commands, events and custom steps (functions)
+    it listens to (from the surface it mounted), so a test can hold
+    config/manifest.yml to exactly that set."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registered_commands: set[str] = set()
         self.registered_events: set[str] = set()
+        self.registered_functions: set[str] = set()
 
 
 def build_app(settings: Settings, *, services: Services | None = None) -> NudgebotApp:
@@ -112,6 +114,9 @@ def build_app(settings: Settings, *, services: Services | None = None) -> Nudgeb
     router.mount(app, found.slack_routes)
     app.registered_commands |= {r.name for r in found.slack_routes if r.kind == "command"}
     app.registered_events |= {r.name for r in found.slack_routes if r.kind == "event"}
+    app.registered_functions |= {r.name for r in found.slack_routes if r.kind == "function"}
+    if app.registered_functions:  # app.function listens to this event type
+        app.registered_events.add("function_executed")
     services.ticks.extend(found.ticks)
     services.hooks.update(found.hooks)
     return app

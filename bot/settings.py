@@ -186,6 +186,12 @@ class Settings(BaseSettings):
         validation_alias=_alias("NUDGEBOT_LD_LEADS"),
         description="L&D leads: comma-separated Slack user ids (U…) and/or user group ids (S…).",
     )
+    workflow_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_alias("NUDGEBOT_WORKFLOW_CHANNELS"),
+        description="Channel ids (C…, G…) whose members Workflow Builder steps may enroll "
+        "into programs; empty: only L&D leads' workflow keys may (docs/delivery.md).",
+    )
     triage_channel: str | None = Field(
         None,
         validation_alias=_alias("NUDGEBOT_TRIAGE_CHANNEL"),
@@ -464,6 +470,15 @@ class Settings(BaseSettings):
         for item in ids:
             if not re.match(r"^[UWS][A-Z0-9]{2,}$", item):
                 raise ValueError(f"{item!r} is not a Slack user id (U…) or user group id (S…)")
+        return ids
+
+    @field_validator("workflow_channels", mode="before")
+    @classmethod
+    def _workflow_channels(cls, v: Any) -> Any:
+        ids = _split_csv(v)
+        for item in ids:
+            if not re.match(r"^[CG][A-Z0-9]{2,}$", item):
+                raise ValueError(f"{item!r} is not a channel id (C… or G…)")
         return ids
 
     @field_validator("slack_scopes", mode="before")

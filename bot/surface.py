@@ -1,5 +1,6 @@
-"""Nudgebot's whole surface in one place: every slash command, button, modal and
-event Slack sends, every webhook, and every periodic tick, with what handles it.
+"""Nudgebot's whole surface in one place: every slash command, button, modal,
+Workflow Builder step and event Slack sends, every webhook, and every periodic
+tick, with what handles it.
 
 "What happens when someone clicks Done?" or "what runs every minute?" is one
 search in this file. bot/app.py mounts `slack_routes` on the Bolt App
@@ -47,10 +48,13 @@ from bot.slack.router import (
     action,
     command,
     event,
+    function,
     view_closed,
     view_submission,
     when,
 )
+from bot.workflows import listeners as workflows
+from bot.workflows import service as workflow_steps
 
 FORGET_SEEN_SECONDS = 600
 
@@ -76,13 +80,14 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
     uninstall = delivery.UninstallListeners(services, store)
     jobs = DeliveryJobs(services)
     trigger = delivery.trigger_listener
+    steps = workflows.WorkflowListeners(services)
 
     slack_routes = (
         # -- slash commands ----------------------------------------------------------------
         command(
             "/nudges",
             home.command,
-            verbs={"digest": digests.nudges_digest},
+            verbs={"digest": digests.nudges_digest, "workflow-key": steps.key_command},
             explain=home_listeners.nothing_changed,
         ),
         command("/intake", forms.command),
@@ -147,6 +152,9 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
         action(premortem_blocks.DECIDE, board.open_decision),
         view_submission(premortem_modals.DECIDE_VIEW, board.submit_decision, error_block="action"),
         action(re.compile(f"^{premortem_blocks.PREVENTION_STATUS}_"), board.prevention_status),
+        # -- Workflow Builder steps (functions of config/manifest.yml) ------------------------
+        function(workflow_steps.SEND_STEP, steps.send_nudge),
+        function(workflow_steps.ENROLL_STEP, steps.enroll),
         # -- events (every handler of a type, in order) --------------------------------------
         event(
             "message",

@@ -1158,3 +1158,80 @@ def test_a_code_expires_after_ten_minutes(timed_fake: FakeSlack, manual_clock: M
     )
     # Without rotation: a plain, non-expiring bot token and no refresh token.
     assert fresh["access_token"].startswith("xoxb-") and "refresh_token" not in fresh
+
+
+# -- Workflow Builder custom steps (functions) ---------------------------------
+
+
+def test_a_custom_step_runs_as_slack_documents_it(fake: FakeSlack, recorder: Recorder) -> None:
+    """function_executed as Slack sends it; functions.completeSuccess/completeError
+    with the errors of Slack's method reference, and the workflow token accepted."""
+    definition = {
+        "title": "Greet",
+        "description": "Greets someone",
+        "input_parameters": {
+            "user_id": {"type": "slack#/types/user_id", "title": "User", "is_required": True}
+        },
+        "output_parameters": {
+            "greeting_id": {"type": "integer", "title": "Id", "is_required": True},
+            "note": {"type": "string", "title": "Note", "is_required": False},
+        },
+    }
+    driver = SlackDriver(app_url=recorder.url, signing_secret=SECRET, fake=fake)
+    sent = driver.function_executed("greet", {"user_id": "U0ALICE"}, function=definition)
+    envelope = json.loads(recorder.requests[-1].body)
+    assert envelope["type"] == "event_callback" and envelope["event_id"].startswith("Ev")
+    event = envelope["event"]
+    assert event["type"] == "function_executed"
+    assert event["function"]["callback_id"] == "greet" and event["function"]["type"] == "app"
+    assert event["function"]["input_parameters"][0]["name"] == "user_id"
+    assert event["inputs"] == {"user_id": "U0ALICE"}
+    assert event["function_execution_id"] == sent.function_execution_id
+    assert event["workflow_execution_id"].startswith("Wx")
+    assert event["bot_access_token"].startswith("xwfp-")
+    headers = recorder.requests[-1].headers
+    assert headers["X-Slack-Signature"] == slack_signature(
+        SECRET, recorder.requests[-1].body, int(headers["X-Slack-Request-Timestamp"])
+    )
+
+    workflow = WebClient(base_url=fake.base_url, token=event["bot_access_token"])
+    execution_id = str(sent.function_execution_id)
+    for outputs, error in (
+        ({}, "parameter_validation_failed"),  # greeting_id is required
+        ({"greeting_id": "seven"}, "parameter_validation_failed"),
+        ({"greeting_id": 7, "extra": 1}, "parameter_validation_failed"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            workflow.functions_completeSuccess(function_execution_id=execution_id, outputs=outputs)
+        assert refused.value.response["error"] == error
+    with pytest.raises(SlackApiError) as unknown:
+        workflow.functions_completeSuccess(function_execution_id="Fx0NOPE", outputs={})
+    assert unknown.value.response["error"] == "function_execution_not_found"
+
+    workflow.functions_completeSuccess(
+        function_execution_id=execution_id, outputs={"greeting_id": 7}
+    )
+    done = fake.function_execution(execution_id)
+    assert done is not None and (done.state, done.outputs) == ("completed", {"greeting_id": 7})
+    for again in (
+        lambda: workflow.functions_completeSuccess(
+            function_execution_id=execution_id, outputs={"greeting_id": 8}
+        ),
+        lambda: workflow.functions_completeError(function_execution_id=execution_id, error="x"),
+    ):
+        with pytest.raises(SlackApiError) as late:
+            again()
+        assert late.value.response["error"] == "execution_not_in_running_state"
+
+    failing = driver.function_executed("greet", {"user_id": "U0ALICE"}, function=definition)
+    bot = client_for(fake)
+    with pytest.raises(SlackApiError) as empty:
+        bot.functions_completeError(
+            function_execution_id=str(failing.function_execution_id), error=""
+        )
+    assert empty.value.response["error"] == "invalid_arguments"
+    bot.functions_completeError(
+        function_execution_id=str(failing.function_execution_id), error="No such person"
+    )
+    failed = fake.function_execution(str(failing.function_execution_id))
+    assert failed is not None and (failed.state, failed.error) == ("failed", "No such person")

@@ -186,6 +186,53 @@ def _in_week(session: Session, person_id: int, cal: Calendar, due: datetime) -> 
     )
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What became of one step asked for now (a Workflow Builder step): the
+    delivery that will carry it (None while the step rests) and why, in words."""
+
+    delivery_id: int | None
+    status: str
+
+
+def queue_step(
+    session: Session,
+    *,
+    settings: Settings,
+    now: datetime,
+    enrollment: Enrollment,
+    step_id: str,
+    delay: timedelta = timedelta(0),
+) -> Queued:
+    """One step of one active enrollment, due now plus `delay` in the person's next
+    open window, with a firing's guards: a step still waiting absorbs it (its
+    delivery is the answer, so a repeated request names the same one), a step
+    sent within COOLDOWN rests, and over the weekly cap it is recorded `skipped`."""
+    person = session.get(Person, enrollment.person_id)
+    assert person is not None
+    program = load_program(session, enrollment.program_version_id)
+    queued = _queue(session, settings, person, enrollment, program, step_id, now, delay)
+    if queued is not None:
+        return Queued(queued, "queued")
+    mine = (Delivery.enrollment_id == enrollment.id) & (Delivery.step_id == step_id)
+    waiting = session.scalar(
+        select(Delivery.id)
+        .where(mine, Delivery.status.in_([DeliveryStatus.planned, DeliveryStatus.sending]))
+        .limit(1)
+    )
+    if waiting is not None:
+        return Queued(waiting, "already queued")
+    skipped = session.scalar(
+        select(Delivery.id).where(
+            mine, Delivery.status == DeliveryStatus.skipped, Delivery.created_at == now
+        )
+    )
+    if skipped is not None:
+        return Queued(skipped, f"not sent: {CAP_REASON}")
+    hours = int(COOLDOWN.total_seconds() // 3600)
+    return Queued(None, f"not sent: this step went out less than {hours} hour ago")
+
+
 # -- the signed webhook: POST /hooks/trigger -----------------------------------------------
 
 

@@ -297,6 +297,19 @@ class SlackDriver(SignedSender):
         body = json.dumps(envelope, separators=(",", ":")).encode()
         return self.raw(body, headers=headers, content_type=JSON_TYPE)
 
+    def redeliver(
+        self, sent: DriverResponse, *, retry_num: int = 1, retry_reason: str = "http_timeout"
+    ) -> DriverResponse:
+        """Slack sending an Events API callback again (same body and event_id,
+        signed anew, with X-Slack-Retry-Num / X-Slack-Retry-Reason)."""
+        headers: dict[str, str | None] = {
+            "X-Slack-Retry-Num": str(retry_num),
+            "X-Slack-Retry-Reason": retry_reason,
+        }
+        again = self.raw(sent.sent_body, headers=headers, content_type=JSON_TYPE)
+        again.function_execution_id = sent.function_execution_id
+        return again
+
     def url_verification(self, challenge: str) -> DriverResponse:
         body = json.dumps(
             {"token": self.verification_token, "challenge": challenge, "type": "url_verification"}
@@ -383,6 +396,65 @@ class SlackDriver(SignedSender):
         if item_user:
             event["item_user"] = item_user
         return self.event(event)
+
+    # -- Workflow Builder: the app's custom steps ----------------------------
+
+    def function_executed(
+        self,
+        callback_id: str,
+        inputs: JSON,
+        *,
+        function: JSON | None = None,
+        event_id: str | None = None,
+    ) -> DriverResponse:
+        """A workflow reached the app's custom step ``callback_id`` with ``inputs``:
+        the ``function_executed`` event, as Slack sends it (Events API envelope,
+        signed). ``function``: the step's definition from the app manifest
+        (``functions.<callback_id>``: title, description, input_parameters,
+        output_parameters), sent in the event as Slack does. With a local Slack
+        the execution and its workflow token (``bot_access_token``) come from it,
+        so functions.completeSuccess/completeError behave as in Slack; the
+        answer's ``function_execution_id`` names it."""
+        definition = function or {}
+        outputs = definition.get("output_parameters")
+        if self.fake is not None:
+            execution = self.fake.start_function(callback_id, inputs, output_parameters=outputs)
+            execution_id, token = execution.id, execution.bot_access_token
+            workflow_execution_id = execution.workflow_execution_id
+        else:
+            execution_id = f"Fx{secrets.token_hex(5).upper()}"
+            token = f"xwfp-{secrets.token_hex(12)}"
+            workflow_execution_id = f"Wx{secrets.token_hex(5).upper()}"
+        now = int(self.clock())
+        event: JSON = {
+            "type": "function_executed",
+            "function": {
+                "id": f"Fn{secrets.token_hex(5).upper()}",
+                "callback_id": callback_id,
+                "title": definition.get("title", callback_id),
+                "description": definition.get("description", ""),
+                "type": "app",
+                "input_parameters": _parameter_list(definition.get("input_parameters")),
+                "output_parameters": _parameter_list(outputs),
+                "app_id": self.api_app_id,
+                "date_created": now,
+                "date_updated": now,
+                "date_deleted": 0,
+            },
+            "inputs": inputs,
+            "function_execution_id": execution_id,
+            "workflow_execution_id": workflow_execution_id,
+            "event_ts": self._action_ts(),
+            "bot_access_token": token,
+        }
+        response = self.event(event, event_id=event_id)
+        response.function_execution_id = execution_id
+        return response
+
+
+def _parameter_list(declared: JSON | None) -> list[JSON]:
+    """The manifest's parameters (name -> definition) as the event lists them."""
+    return [{"name": name, **spec} for name, spec in (declared or {}).items()]
 
 
 def _find_element(blocks: Sequence[Any], action_id: Any) -> tuple[str | None, JSON | None]:

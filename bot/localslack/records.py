@@ -277,6 +277,25 @@ class UploadedFile:
 
 
 @dataclass
+class FunctionExecution:
+    """One run of an app's custom step (a function) in a workflow, as Slack keeps it:
+    ``running`` until the app calls functions.completeSuccess or completeError."""
+
+    id: str
+    callback_id: str
+    inputs: JSON
+    bot_access_token: str  # the workflow's just-in-time token, sent in the event
+    workflow_execution_id: str
+    created: float
+    # The function's declared outputs (name -> {type, is_required, ...}), as in the
+    # manifest; completeSuccess checks outputs against them. None: not checked.
+    output_parameters: JSON | None = None
+    state: str = "running"  # running | completed | failed
+    outputs: JSON | None = None
+    error: str | None = None
+
+
+@dataclass
 class ViewRecord:
     view: JSON
     user_id: str

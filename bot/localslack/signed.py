@@ -45,6 +45,7 @@ class DriverResponse:
     sent_headers: dict[str, str] = field(default_factory=dict)
     trigger_id: str | None = None
     response_url: str | None = None
+    function_execution_id: str | None = None  # a function_executed event's
 
     def json(self) -> Any:
         return json.loads(self.body)

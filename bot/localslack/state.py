@@ -9,15 +9,21 @@ holds every team's workspace, the tokens and the recorded calls;
 from __future__ import annotations
 
 import copy
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import webapi_chat, webapi_conversations, webapi_views  # noqa: F401 (registers them)
+from . import (  # noqa: F401 (registers them)
+    webapi_chat,
+    webapi_conversations,
+    webapi_functions,
+    webapi_views,
+)
 from .ratelimit import RateLimiter
-from .records import JSON, Channel, Dnd, User, Usergroup, with_block_ids
+from .records import JSON, Channel, Dnd, FunctionExecution, User, Usergroup, with_block_ids
 from .webapi import WebApi
 from .workspace import Workspace
 
@@ -258,6 +264,36 @@ class SlackState:
             if thread_ts:
                 message["thread_ts"] = thread_ts
             return str(self._ws.append_message(target, message)["ts"])
+
+    def start_function(
+        self, callback_id: str, inputs: JSON, *, output_parameters: JSON | None = None
+    ) -> FunctionExecution:
+        """A workflow reaches the app's custom step ``callback_id``: Slack makes a
+        function execution (``Fx…``) and a workflow token (``xwfp-…``) for it, both
+        sent in the function_executed event; the execution stays running until
+        functions.completeSuccess/completeError. ``output_parameters`` (the
+        manifest's, name -> definition) makes completeSuccess check the outputs."""
+        with self._lock:
+            token = f"xwfp-{secrets.token_hex(12)}"
+            self._tokens[token] = _TokenInfo(self.bot_user_id, self.bot_id, team_id=self.team_id)
+            execution = FunctionExecution(
+                id=self._ws.new_id("Fx"),
+                callback_id=callback_id,
+                inputs=copy.deepcopy(inputs),
+                bot_access_token=token,
+                workflow_execution_id=self._ws.new_id("Wx"),
+                created=self._clock(),
+                output_parameters=copy.deepcopy(output_parameters),
+            )
+            self._ws.function_executions[execution.id] = execution
+            return copy.deepcopy(execution)
+
+    def function_execution(self, execution_id: str) -> FunctionExecution | None:
+        """A function execution as it stands: running, completed (with its outputs)
+        or failed (with its error)."""
+        with self._lock:
+            found = self._ws.function_executions.get(execution_id)
+            return copy.deepcopy(found) if found else None
 
     def issue_trigger_id(self, user_id: str, *, view_id: str | None = None) -> str:
         """A trigger_id views.open/push accept once, within 3 s of the clock.

@@ -16,6 +16,7 @@ from .records import (
     TRIGGER_TTL,
     Channel,
     Dnd,
+    FunctionExecution,
     ResponseUrl,
     SlackError,
     Trigger,
@@ -64,6 +65,7 @@ class Workspace:
         self.response_url_posts: list[JSON] = []
         self.ephemerals: list[JSON] = []
         self.files: dict[str, UploadedFile] = {}
+        self.function_executions: dict[str, FunctionExecution] = {}
         self._last_ts = 0
         self._serial = 0
         if include_system_users:

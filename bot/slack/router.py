@@ -19,6 +19,10 @@ module only knows how to mount them, with public Bolt API:
   Each route words the reply (`explain`; a `Refusal` is shown as it is).
   Any other exception goes on to Bolt's error handler (app.error): logged by
   kind, a generic apology.
+- Custom steps (Workflow Builder functions, `app.function`): the error ends the
+  step with functions.completeError, worded for the workflow's author; an
+  unexpected error or a handler that returned without ending the step ends it
+  too, so a workflow never waits on Nudgebot.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
 Explain = Callable[[UserError | PermissionDenied], str]
-Kind = Literal["command", "action", "view_submission", "view_closed", "shortcut", "event"]
+Kind = Literal[
+    "command", "action", "view_submission", "view_closed", "shortcut", "event", "function"
+]
 Key = str | re.Pattern[str]
 PERSON_FACING = (UserError, PermissionDenied)
 
@@ -100,6 +106,15 @@ def shortcut(callback: str, handler: Handler, *, explain: Explain = plain) -> Ro
     return Route("shortcut", callback, (Subscriber(handler),), explain)
 
 
+def function(callback_id: str, handler: Handler, *, explain: Explain = plain) -> Route:
+    """A custom step for Workflow Builder (a function of the app manifest), mounted
+    with Bolt's `app.function` (acked at once). The handler ends the step with
+    `complete(outputs=...)`; a person-facing error ends it with `fail(error=...)`
+    worded by `explain`, any other error with a generic `fail`, so no step is left
+    running (see `_finish_step`)."""
+    return Route("function", callback_id, (Subscriber(handler),), explain)
+
+
 def event(event_type: str, *handlers: Handler | Subscriber) -> Route:
     """An event type and every handler of it, in the order they run."""
     subscribers = tuple(h if isinstance(h, Subscriber) else Subscriber(h) for h in handlers)
@@ -138,6 +153,12 @@ def _guarded(route: Route) -> Handler:
             call_with(target, args)
         except PERSON_FACING as exc:
             answer_error(route, exc, args)
+        except Exception:
+            if route.kind == "function":  # even after a complete() Slack refused
+                _finish_step(args, UNEXPECTED_STEP_ERROR, unless_ended=False)
+            raise
+        if route.kind == "function":
+            _finish_step(args, UNFINISHED_STEP)
 
     listener.__name__ = listener_name(route)
     if all(_acks_first(h) for h in (handler, *route.verbs.values())):
@@ -200,6 +221,9 @@ def answer_error(route: Route, exc: UserError | PermissionDenied, args: Args) ->
     """Tell the person who acted why nothing happened (see the module's docstring)."""
     log.info("%s %s refused: %s", route.kind, route.name, type(exc).__name__)
     text = str(exc) if isinstance(exc, Refusal) else route.explain(exc)
+    if route.kind == "function":
+        _finish_step(args, text)  # the workflow's author reads it (Slackbot tells them)
+        return
     if route.kind == "view_submission" and not _acked(args):
         if isinstance(exc, FieldErrors) and exc.errors:
             args.ack(response_action="errors", errors=exc.errors)
@@ -210,6 +234,25 @@ def answer_error(route: Route, exc: UserError | PermissionDenied, args: Args) ->
     if not _acked(args):
         args.ack()
     tell(args, text)
+
+
+UNEXPECTED_STEP_ERROR = (
+    "Nudgebot could not finish this step because of an error on its side (it is logged). "
+    "Run the workflow again in a few minutes; if it keeps failing, tell your Nudgebot admin."
+)
+UNFINISHED_STEP = "Nudgebot did not finish this step (no outcome was recorded)."
+
+
+def _finish_step(args: Args, error: str, *, unless_ended: bool = True) -> None:
+    """End a custom step with `error` unless (`unless_ended`) its handler already
+    completed or failed it: a workflow must never wait on a step Nudgebot dropped.
+    A step that did end makes Slack answer execution_not_in_running_state: logged."""
+    if unless_ended and (args.complete.has_been_called() or args.fail.has_been_called()):
+        return
+    try:
+        args.fail(error=error)
+    except (SlackApiError, OSError) as exc:
+        log.warning("could not end the workflow step: %s", _slack_error(exc))
 
 
 def _acked(args: Args) -> bool:

@@ -55,6 +55,7 @@ EVENT_SCOPES: dict[str, set[str]] = {
     "user_change": {"users:read"},
     "team_join": {"users:read"},
     "app_uninstalled": set(),
+    "function_executed": set(),  # a run of one of the app's custom steps
     "tokens_revoked": set(),
 }
 _CALL = re.compile(
@@ -94,6 +95,25 @@ def test_events_match_both_ways(manifest: dict[str, Any], app: NudgebotApp) -> N
     declared = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     # Bolt listens to "message"; Slack subscribes per conversation type.
     assert {e.split(".")[0] for e in declared} == app.registered_events
+
+
+def test_custom_steps_match_both_ways_and_are_declared_as_slack_requires(
+    manifest: dict[str, Any], app: NudgebotApp
+) -> None:
+    functions = manifest["functions"]
+    assert set(functions) == app.registered_functions == {"send_nudge", "enroll_in_program"}
+    # Custom steps need an org-ready app whose functions run on our server, and
+    # come as function_executed events (listed as Slack's custom-step apps list it).
+    assert manifest["settings"]["org_deploy_enabled"] is True
+    assert manifest["settings"]["function_runtime"] == "remote"
+    assert "function_executed" in manifest["settings"]["event_subscriptions"]["bot_events"]
+    for callback_id, definition in functions.items():
+        assert definition["title"] and definition["description"], callback_id
+        for kind in ("input_parameters", "output_parameters"):
+            for name, parameter in definition[kind].items():
+                assert parameter["name"] == name, f"{callback_id}.{kind}.{name}"
+                assert parameter["type"] and parameter["title"], f"{callback_id}.{kind}.{name}"
+                assert isinstance(parameter["is_required"], bool)
 
 
 def test_scopes_are_exactly_what_methods_and_events_need(manifest: dict[str, Any]) -> None:

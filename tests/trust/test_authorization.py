@@ -356,6 +356,14 @@ def replied(ctx: Ctx, actor: str) -> bool:
     return bool(ctx.fake.response_url_posts)
 
 
+def key_given(ctx: Ctx, actor: str) -> bool:
+    """A Workflow Builder key for `actor` (bot/workflows), told to them only."""
+    return any(
+        "Your Nudgebot workflow key: `nbk1-" + actor in str(post["payload"].get("text"))
+        for post in ctx.fake.response_url_posts
+    )
+
+
 def table_grew(name: str, base: int) -> Effect:
     def effect(ctx: Ctx, actor: str) -> bool:
         table = Base.metadata.tables[name]
@@ -500,6 +508,15 @@ def rows() -> list[Row]:
             (MGR,),
             (),
             replied,
+        ),
+        Row(
+            "/nudges workflow-key",
+            LD_LEAD,
+            ("/nudges",),
+            command("/nudges", "workflow-key"),
+            (LEAD,),
+            (EMP, MGR, OTHER),
+            key_given,
         ),
         # Answers in a nudge: only the person it was sent to.
         Row(

@@ -1,0 +1,1 @@
+"""Workflow Builder steps: send a nudge, enroll people (see service.py)."""
