@@ -1,0 +1,153 @@
+"""An iCalendar feed as the timed events a person attends, within a window.
+
+`icalendar` parses, `x-wr-timezone` applies Google's calendar-wide X-WR-TIMEZONE,
+and `recurring-ical-events` expands recurrences with their exceptions (EXDATE,
+moved occurrences by RECURRENCE-ID, RDATE) in each event's own time zone, so a
+weekly 10:00 stays 10:00 local across a daylight-saving change. Left out: all-day
+events (not meetings), cancelled events and occurrences, and events the person
+declined (their ATTENDEE line, found by email, says PARTSTAT=DECLINED).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
+import x_wr_timezone
+
+
+class FeedError(Exception):
+    """The feed could not be read as iCalendar; the message says why (never the address)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One occurrence, for matching. Only `key`, `start` and `end` are ever stored."""
+
+    key: str  # hash of UID and RECURRENCE-ID: stable when the occurrence moves
+    start: datetime  # aware UTC
+    end: datetime
+    title: str
+    emails: frozenset[str]  # attendees and organizer, lower case
+    recurring: bool
+
+
+def event_key(uid: str, recurrence_id: str) -> str:
+    return hashlib.sha256(f"{uid}\x00{recurrence_id}".encode()).hexdigest()[:40]
+
+
+def read_events(
+    data: bytes,
+    *,
+    start: datetime,
+    end: datetime,
+    email: str | None,
+    floating_tz: ZoneInfo,
+) -> list[Event]:
+    """The person's timed, not cancelled, not declined events overlapping [start, end)."""
+    try:
+        calendar = icalendar.Calendar.from_ical(data)
+        calendar = x_wr_timezone.to_standard(calendar)
+        # The expansion gives every occurrence a RECURRENCE-ID (a one-off's is its start)
+        # and drops RRULE: which UIDs recur is read from the file itself.
+        series = {
+            str(c.get("UID", ""))
+            for c in calendar.walk("VEVENT")
+            if c.get("RRULE") is not None
+            or c.get("RDATE") is not None
+            or c.get("RECURRENCE-ID") is not None
+        }
+        components = recurring_ical_events.of(calendar).between(start, end)
+    except Exception as exc:  # the libraries raise many kinds for a broken file
+        raise FeedError(f"not a readable iCalendar file ({type(exc).__name__})") from None
+    me = (email or "").lower()
+    events: list[Event] = []
+    for component in components:
+        if component.name != "VEVENT":
+            continue
+        event = _event(component, me, floating_tz, series)
+        if event is not None:
+            events.append(event)
+    events.sort(key=lambda e: (e.start, e.key))
+    return events
+
+
+def _event(component: Any, me: str, floating_tz: ZoneInfo, series: set[str]) -> Event | None:
+    if str(component.get("STATUS", "")).upper() == "CANCELLED":
+        return None
+    if str(component.get("TRANSP", "")).upper() == "TRANSPARENT" and not component.get("ATTENDEE"):
+        return None  # a free-time block of one's own, not a meeting
+    dtstart = component.get("DTSTART")
+    if dtstart is None or not isinstance(dtstart.dt, datetime):
+        return None  # all-day (a date): never a meeting
+    start = _utc(dtstart.dt, floating_tz)
+    dtend = component.get("DTEND")
+    if dtend is not None and isinstance(dtend.dt, datetime):
+        end = _utc(dtend.dt, floating_tz)
+    elif component.get("DURATION") is not None:
+        end = start + component.get("DURATION").dt
+    else:
+        end = start
+    emails: set[str] = set()
+    declined = False
+    for attendee in _list(component.get("ATTENDEE")):
+        address = _email(attendee)
+        if address:
+            emails.add(address)
+            if address == me and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
+                declined = True
+    organizer = component.get("ORGANIZER")
+    if organizer is not None and _email(organizer):
+        emails.add(_email(organizer))
+    if declined:
+        return None
+    uid = str(component.get("UID", "")) or f"no-uid:{start.isoformat()}"
+    recurring = uid in series
+    rid = component.get("RECURRENCE-ID")
+    # A one-off is its UID (moving it keeps the key); an occurrence is UID + its original start.
+    rid_text = _moment_text(rid.dt) if recurring and rid is not None else ""
+    return Event(
+        key=event_key(uid, rid_text),
+        start=start,
+        end=max(end, start),
+        title=str(component.get("SUMMARY", "")),
+        emails=frozenset(emails),
+        recurring=recurring,
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _email(value: Any) -> str:
+    text = str(value).strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    return text.lower() if "@" in text else ""
+
+
+def _utc(moment: datetime, floating_tz: ZoneInfo) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=floating_tz)  # "floating" time: the person's own zone
+    return moment.astimezone(UTC)
+
+
+def _moment_text(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    return value.isoformat()
+
+
+def window(now: datetime, tz: ZoneInfo, days: int) -> tuple[datetime, datetime]:
+    """From the start of the person's local day (for "first meeting of the day") to `days` on."""
+    local = now.astimezone(tz)
+    start = datetime.combine(local.date(), datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    return start, now + timedelta(days=days)
