@@ -7,6 +7,7 @@ the address: it is a secret, and exception texts of HTTP libraries quote it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import urllib3
@@ -17,6 +18,10 @@ from urllib3.exceptions import (
     SSLError,
     TimeoutError,
 )
+
+# urllib3 logs each request line ("GET /private-…/basic.ics") at DEBUG: the path of a
+# calendar address is its secret, so that logger never goes below WARNING.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.WARNING)
 
 MAX_BYTES = 8 * 1024 * 1024  # a year of a busy calendar is well below this
 USER_AGENT = "Nudgebot calendar reader (+https://github.com/nudgebot)"

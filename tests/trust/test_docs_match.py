@@ -127,7 +127,7 @@ def test_every_nudges_subcommand_in_the_docs_is_one_the_bot_answers(
     assert {"status", "pause", "resume", "vacation", "digest", "help"} <= set(verbs)
     unknown = []
     for verb, where in sorted(verbs.items()):
-        if verb == "digest":  # answered before the person's own controls (bot/proof/listeners)
+        if verb in ("digest", "calendar"):  # answered before the person's own controls
             continue
         try:
             controls.run(
