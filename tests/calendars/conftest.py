@@ -108,7 +108,7 @@ def radicale(tmp_path: Path) -> Iterator[str]:
     config.write_text(
         f"[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = none\n"
         f"[storage]\nfilesystem_folder = {tmp_path / 'collections'}\n"
-        "[rights]\ntype = none\n[logging]\nlevel = warning\n"
+        "[rights]\ntype = authenticated\n[logging]\nlevel = warning\n"
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "radicale", "--config", str(config)],

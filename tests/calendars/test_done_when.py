@@ -187,3 +187,24 @@ def test_reads_are_conditional_and_nothing_of_the_event_is_stored(
         (match,) = session.scalars(select(CalendarMatch)).all()
         stored = " ".join(str(v) for v in vars(match).values())
         assert "ACME" not in stored and "acme.org" not in stored and "call-1" not in stored
+
+
+def test_a_paused_person_gets_no_calendar_nudge_later_instead(
+    services: Services,
+    fake_slack: FakeSlack,
+    clock: FixedClock,
+    feeds_server: FeedServer,
+    fetcher: Fetcher,
+    connected: int,
+) -> None:
+    fake_slack.add_user("U0ANA", name="ana")
+    _poll(services, fetcher)
+    with services.session() as session:
+        ana = session.scalars(select(Person).where(Person.slack_user_id == "U0ANA")).one()
+        ana.paused_until = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # past the call
+    clock.set(datetime(2026, 11, 26, 12, 50, tzinfo=UTC))
+    Sender(services).send_due()
+    (row,) = _opener_rows(services)
+    assert row.status == DeliveryStatus.skipped
+    assert row.last_error == "paused by the person; its calendar event's moment passed"
+    assert fake_slack.dm_messages("U0ANA") == []
