@@ -51,7 +51,7 @@ def read_events(
 ) -> list[Event]:
     """The person's timed, not cancelled, not declined events overlapping [start, end)."""
     try:
-        calendar = icalendar.Calendar.from_ical(data)
+        calendar = icalendar.Calendar.from_ical(trim(data, start, end))
         calendar = x_wr_timezone.to_standard(calendar)
         # The expansion gives every occurrence a RECURRENCE-ID (a one-off's is its start)
         # and drops RRULE: which UIDs recur is read from the file itself.
@@ -75,6 +75,77 @@ def read_events(
             events.append(event)
     events.sort(key=lambda e: (e.start, e.key))
     return events
+
+
+# What matching needs of a VEVENT; everything else (descriptions, attachments, vendor
+# X- properties) is dropped before parsing, which is most of the cost of a feed.
+_KEEP = frozenset(
+    b"BEGIN END UID DTSTART DTEND DURATION SUMMARY STATUS TRANSP ATTENDEE ORGANIZER "
+    b"RRULE RDATE EXDATE EXRULE RECURRENCE-ID".split()
+)
+_SLACK = timedelta(days=2)  # time zones and long events: keep a little either side
+
+
+def trim(data: bytes, start: datetime, end: datetime) -> bytes:
+    """The feed without what cannot matter: one-off events far outside [start, end)
+    (a Google feed carries years of past meetings) and the properties matching never
+    reads. Series, their exceptions and everything outside VEVENTs stay as they are."""
+    text = data.replace(b"\r\n", b"\n").replace(b"\n ", b"").replace(b"\n\t", b"")
+    low = (start - _SLACK).strftime("%Y%m%d").encode()
+    high = (end + _SLACK).strftime("%Y%m%d").encode()
+    out: list[bytes] = []
+    block: list[bytes] | None = None
+    for line in text.split(b"\n"):
+        if block is None:
+            if line.rstrip() == b"BEGIN:VEVENT":
+                block = [line]
+            else:
+                out.append(line)
+            continue
+        name = _name(line)
+        if name == b"END" and line.rstrip() == b"END:VEVENT":
+            block.append(line)
+            if _may_fall_in(block, low, high):
+                out.extend(block)
+            block = None
+        elif name in _KEEP:
+            block.append(_lean(line) if name in (b"ATTENDEE", b"ORGANIZER") else line)
+    return b"\r\n".join(out)
+
+
+def _name(line: bytes) -> bytes:
+    cut = len(line)
+    for mark in (b";", b":"):
+        at = line.find(mark)
+        if 0 <= at < cut:
+            cut = at
+    return line[:cut].upper()
+
+
+def _lean(line: bytes) -> bytes:
+    """An ATTENDEE or ORGANIZER line with only the PARTSTAT parameter (CN and the rest
+    are never read, and parameters are the slowest part of parsing)."""
+    name, rest = _name(line), line[len(_name(line)) :]
+    params, value, quoted = b"", rest, False
+    for i, char in enumerate(rest):
+        if char == 0x22:  # a double quote
+            quoted = not quoted
+        elif char == 0x3A and not quoted:  # the colon that starts the value
+            params, value = rest[:i], rest[i:]
+            break
+    keep = [p for p in params.split(b";") if p.upper().startswith(b"PARTSTAT=")]
+    return name + b"".join(b";" + p for p in keep) + value
+
+
+def _may_fall_in(block: list[bytes], low: bytes, high: bytes) -> bool:
+    start = b""
+    for line in block:
+        name = _name(line)
+        if name in (b"RRULE", b"RDATE", b"RECURRENCE-ID", b"EXRULE"):
+            return True
+        if name == b"DTSTART":
+            start = line.rsplit(b":", 1)[-1].strip()[:8]
+    return not start.isdigit() or low <= start <= high
 
 
 def _event(component: Any, me: str, floating_tz: ZoneInfo, series: set[str]) -> Event | None:
