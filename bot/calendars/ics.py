@@ -51,7 +51,7 @@ def read_events(
 ) -> list[Event]:
     """The person's timed, not cancelled, not declined events overlapping [start, end)."""
     try:
-        calendar = icalendar.Calendar.from_ical(trim(data, start, end))
+        calendar = icalendar.Calendar.from_ical(trim(data, start, end, email or ""))
         calendar = x_wr_timezone.to_standard(calendar)
         # The expansion gives every occurrence a RECURRENCE-ID (a one-off's is its start)
         # and drops RRULE: which UIDs recur is read from the file itself.
@@ -79,79 +79,102 @@ def read_events(
 
 # What matching needs of a VEVENT; everything else (descriptions, attachments, vendor
 # X- properties) is dropped before parsing, which is most of the cost of a feed.
+# Attendees and organizer are read here, line by line (their address and the person's
+# own PARTSTAT), and handed on as two properties of our own: parsing every ATTENDEE
+# line with its parameters is the slowest part of icalendar's work.
 _KEEP = frozenset(
-    b"BEGIN END UID DTSTART DTEND DURATION SUMMARY STATUS TRANSP ATTENDEE ORGANIZER "
+    b"BEGIN END UID DTSTART DTEND DURATION SUMMARY STATUS TRANSP "
     b"RRULE RDATE EXDATE EXRULE RECURRENCE-ID".split()
 )
+_SERIES = frozenset(b"RRULE RDATE EXRULE RECURRENCE-ID".split())
+PEOPLE = "X-NUDGEBOT-PEOPLE"  # the invitation's addresses, space-separated
+DECLINED = "X-NUDGEBOT-DECLINED"  # TRUE when the person declined
 _SLACK = timedelta(days=2)  # time zones and long events: keep a little either side
 
 
-def trim(data: bytes, start: datetime, end: datetime) -> bytes:
+def trim(data: bytes, start: datetime, end: datetime, me: str = "") -> bytes:
     """The feed without what cannot matter: one-off events far outside [start, end)
     (a Google feed carries years of past meetings) and the properties matching never
     reads. Series, their exceptions and everything outside VEVENTs stay as they are."""
     text = data.replace(b"\r\n", b"\n").replace(b"\n ", b"").replace(b"\n\t", b"")
     low = (start - _SLACK).strftime("%Y%m%d").encode()
     high = (end + _SLACK).strftime("%Y%m%d").encode()
+    mine = me.lower().encode()
     out: list[bytes] = []
     block: list[bytes] | None = None
+    people: set[bytes] = set()
+    declined = series = False
+    day = b""
     for line in text.split(b"\n"):
         if block is None:
             if line.rstrip() == b"BEGIN:VEVENT":
-                block = [line]
+                block, people, declined, series, day = [line], set(), False, False, b""
             else:
                 out.append(line)
             continue
         name = _name(line)
         if name == b"END" and line.rstrip() == b"END:VEVENT":
-            block.append(line)
-            if _may_fall_in(block, low, high):
+            if series or not day.isdigit() or low <= day <= high:
+                if people:
+                    block.append(PEOPLE.encode() + b":" + b" ".join(sorted(people)))
+                if declined:
+                    block.append(DECLINED.encode() + b":TRUE")
+                block.append(line)
                 out.extend(block)
             block = None
+        elif name == b"ATTENDEE" or name == b"ORGANIZER":
+            params, address = _split_address(line[len(name) :])
+            if address:
+                people.add(address)
+                if (
+                    name == b"ATTENDEE"
+                    and address == mine
+                    and b"PARTSTAT=DECLINED" in params.upper()
+                ):
+                    declined = True
         elif name in _KEEP:
-            block.append(_lean(line) if name in (b"ATTENDEE", b"ORGANIZER") else line)
+            block.append(line)
+            if name in _SERIES:
+                series = True
+            elif name == b"DTSTART":
+                day = line.rsplit(b":", 1)[-1].strip()[:8]
     return b"\r\n".join(out)
 
 
 def _name(line: bytes) -> bytes:
     cut = len(line)
     for mark in (b";", b":"):
-        at = line.find(mark)
-        if 0 <= at < cut:
+        at = line.find(mark, 0, cut)
+        if at >= 0:
             cut = at
     return line[:cut].upper()
 
 
-def _lean(line: bytes) -> bytes:
-    """An ATTENDEE or ORGANIZER line with only the PARTSTAT parameter (CN and the rest
-    are never read, and parameters are the slowest part of parsing)."""
-    name, rest = _name(line), line[len(_name(line)) :]
-    params, value, quoted = b"", rest, False
-    for i, char in enumerate(rest):
-        if char == 0x22:  # a double quote
-            quoted = not quoted
-        elif char == 0x3A and not quoted:  # the colon that starts the value
-            params, value = rest[:i], rest[i:]
-            break
-    keep = [p for p in params.split(b";") if p.upper().startswith(b"PARTSTAT=")]
-    return name + b"".join(b";" + p for p in keep) + value
-
-
-def _may_fall_in(block: list[bytes], low: bytes, high: bytes) -> bool:
-    start = b""
-    for line in block:
-        name = _name(line)
-        if name in (b"RRULE", b"RDATE", b"RECURRENCE-ID", b"EXRULE"):
-            return True
-        if name == b"DTSTART":
-            start = line.rsplit(b":", 1)[-1].strip()[:8]
-    return not start.isdigit() or low <= start <= high
+def _split_address(rest: bytes) -> tuple[bytes, bytes]:
+    """(parameters, lower-case email) of an ATTENDEE or ORGANIZER line after its name."""
+    params, value = b"", rest
+    if b'"' in rest:
+        quoted = False
+        for i, char in enumerate(rest):
+            if char == 0x22:  # a double quote
+                quoted = not quoted
+            elif char == 0x3A and not quoted:  # the colon that starts the value
+                params, value = rest[:i], rest[i + 1 :]
+                break
+    else:
+        at = rest.find(b":")
+        params, value = (rest[:at], rest[at + 1 :]) if at >= 0 else (b"", rest)
+    value = value.strip().lower()
+    if value.startswith(b"mailto:"):
+        value = value[7:]
+    return params, (value if b"@" in value and b" " not in value else b"")
 
 
 def _event(component: Any, me: str, floating_tz: ZoneInfo, series: set[str]) -> Event | None:
     if str(component.get("STATUS", "")).upper() == "CANCELLED":
         return None
-    if str(component.get("TRANSP", "")).upper() == "TRANSPARENT" and not component.get("ATTENDEE"):
+    emails = frozenset(str(component.get(PEOPLE, "")).split())
+    if str(component.get("TRANSP", "")).upper() == "TRANSPARENT" and not emails:
         return None  # a free-time block of one's own, not a meeting
     dtstart = component.get("DTSTART")
     if dtstart is None or not isinstance(dtstart.dt, datetime):
@@ -164,19 +187,8 @@ def _event(component: Any, me: str, floating_tz: ZoneInfo, series: set[str]) -> 
         end = start + component.get("DURATION").dt
     else:
         end = start
-    emails: set[str] = set()
-    declined = False
-    for attendee in _list(component.get("ATTENDEE")):
-        address = _email(attendee)
-        if address:
-            emails.add(address)
-            if address == me and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
-                declined = True
-    organizer = component.get("ORGANIZER")
-    if organizer is not None and _email(organizer):
-        emails.add(_email(organizer))
-    if declined:
-        return None
+    if str(component.get(DECLINED, "")).upper() == "TRUE":
+        return None  # the person's own ATTENDEE line says PARTSTAT=DECLINED (read in trim)
     uid = str(component.get("UID", "")) or f"no-uid:{start.isoformat()}"
     recurring = uid in series
     rid = component.get("RECURRENCE-ID")
@@ -187,22 +199,9 @@ def _event(component: Any, me: str, floating_tz: ZoneInfo, series: set[str]) -> 
         start=start,
         end=max(end, start),
         title=str(component.get("SUMMARY", "")),
-        emails=frozenset(emails),
+        emails=emails,
         recurring=recurring,
     )
-
-
-def _list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _email(value: Any) -> str:
-    text = str(value).strip()
-    if text.lower().startswith("mailto:"):
-        text = text[7:]
-    return text.lower() if "@" in text else ""
 
 
 def _utc(moment: datetime, floating_tz: ZoneInfo) -> datetime:

@@ -125,12 +125,12 @@ def apply_events(
                 if row.status == DeliveryStatus.planned:
                     stats.upcoming.append(row.due_at)
             row.updated_at = now
-    for (enrollment_id, step_id, _key), want in wanted.items():
-        if want.due <= now:
-            continue  # its moment has passed: nothing to send
-        row = _new_row(session, settings, cal, want, enrollment_id, step_id, now)
-        if row is None:
-            continue
+    # New matches whose moment is still ahead (a passed moment has nothing to send).
+    fresh = sorted(
+        ((key[0], key[1], want) for key, want in wanted.items() if want.due > now),
+        key=lambda item: (item[2].due, item[2].event.key, item[1]),
+    )
+    for row in _new_rows(session, settings, cal, fresh, now):
         stats.planned += 1
         if row.status == DeliveryStatus.planned:
             stats.upcoming.append(row.due_at)
@@ -174,21 +174,54 @@ def _pending(row: Delivery) -> bool:
     return row.status == DeliveryStatus.skipped and (row.last_error or "").startswith(_OURS)
 
 
+class _Weeks:
+    """The person's nudges held per local week, read once each and counted on as new
+    rows are planned (one query per week instead of one per row)."""
+
+    def __init__(self, session: Session, person_id: int, cal: Calendar) -> None:
+        self._session, self._person_id, self._cal = session, person_id, cal
+        self._held: dict[object, int] = {}
+
+    def _week(self, due: datetime) -> object:
+        day = self._cal.local_date(due)
+        return day - timedelta(days=day.weekday())
+
+    def held(self, due: datetime) -> int:
+        week = self._week(due)
+        if week not in self._held:
+            self._held[week] = held_in_week(self._session, self._person_id, self._cal, due)
+        return self._held[week]
+
+    def add(self, due: datetime) -> None:
+        self._held[self._week(due)] = self.held(due) + 1
+
+
 def _place(
-    session: Session, settings: Settings, cal: Calendar, row: Delivery, want: _Want, now: datetime
+    session: Session,
+    settings: Settings,
+    cal: Calendar,
+    row: Delivery,
+    want: _Want,
+    now: datetime,
+    weeks: _Weeks | None = None,
 ) -> None:
     start, end = cal.next_open(want.due)
     if start > want.due:
         row.status, row.due_at, row.window_end = DeliveryStatus.skipped, want.due, None
         row.last_error = f"{OUTSIDE_HOURS}; not sent"
         return
-    held = held_in_week(session, row.person_id, cal, want.due)
-    if row.id is not None and row.status == DeliveryStatus.planned:
-        held = max(0, held - _counted_in_same_week(cal, row.due_at, want.due))
+    if weeks is not None:
+        held = weeks.held(want.due)
+    else:
+        held = held_in_week(session, row.person_id, cal, want.due)
+        if row.id is not None and row.status == DeliveryStatus.planned:
+            held = max(0, held - _counted_in_same_week(cal, row.due_at, want.due))
     row.due_at = want.due
     row.window_end = min(end, useful_until(want.event, want.due))
     if held < settings.weekly_cap:
         row.status, row.last_error = DeliveryStatus.planned, None
+        if weeks is not None:
+            weeks.add(want.due)
     else:
         row.status = DeliveryStatus.skipped
         row.last_error = f"{CAP_REASON} ({held} of {settings.weekly_cap} this week); not sent"
@@ -197,6 +230,67 @@ def _place(
 def _counted_in_same_week(cal: Calendar, old: datetime, new: datetime) -> int:
     a, b = cal.local_date(old), cal.local_date(new)
     return int(a - timedelta(days=a.weekday()) == b - timedelta(days=b.weekday()))
+
+
+def _new_rows(
+    session: Session,
+    settings: Settings,
+    cal: Calendar,
+    fresh: list[tuple[int, str, _Want]],
+    now: datetime,
+) -> list[Delivery]:
+    """Outbox rows and matches for new matches, written together (one savepoint). When
+    another reader planned some of them meanwhile, each is tried on its own instead."""
+    if not fresh:
+        return []
+    enrollment_ids = {e for e, _, _ in fresh}
+    latest: dict[tuple[int, str], int] = {
+        (e, s): int(r)
+        for e, s, r in session.execute(
+            select(Delivery.enrollment_id, Delivery.step_id, func.max(Delivery.repetition))
+            .where(Delivery.enrollment_id.in_(enrollment_ids))
+            .group_by(Delivery.enrollment_id, Delivery.step_id)
+        )
+        if e is not None
+    }
+    weeks = _Weeks(session, fresh[0][2].person_id, cal)
+    built: list[tuple[Delivery, CalendarMatch]] = []
+    for enrollment_id, step_id, want in fresh:
+        repetition = latest.get((enrollment_id, step_id), -1) + 1
+        latest[(enrollment_id, step_id)] = repetition
+        row = Delivery(
+            enrollment_id=enrollment_id,
+            person_id=want.person_id,
+            step_id=step_id,
+            repetition=repetition,
+            status=DeliveryStatus.planned,
+            due_at=want.due,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        _place(session, settings, cal, row, want, now, weeks)
+        match = CalendarMatch(
+            person_id=want.person_id,
+            enrollment_id=enrollment_id,
+            step_id=step_id,
+            event_key=want.event.key,
+            starts_at=want.event.start,
+            ends_at=want.event.end,
+        )
+        built.append((row, match))
+    try:
+        with session.begin_nested():
+            session.add_all([row for row, _ in built])
+            session.flush()
+            for row, match in built:
+                match.delivery_id = row.id
+            session.add_all([match for _, match in built])
+            session.flush()
+    except IntegrityError:
+        one_by_one = (_new_row(session, settings, cal, w, e, s, now) for e, s, w in fresh)
+        return [made for made in one_by_one if made is not None]
+    return [row for row, _ in built]
 
 
 def _new_row(

@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.calendars import feeds
+from bot.calendars import feeds, service
 from bot.calendars.fetch import Fetcher
+from bot.calendars.ics import Event
 from bot.calendars.models import CalendarFeed, CalendarMatch
 from bot.clock import FixedClock
 from bot.delivery.models import Delivery, DeliveryStatus
+from bot.delivery.placement import person_calendar
 from bot.delivery.planner import enroll_and_plan
 from bot.delivery.sender import Sender
 from bot.people.models import Person
@@ -208,3 +210,24 @@ def test_a_paused_person_gets_no_calendar_nudge_later_instead(
     assert row.status == DeliveryStatus.skipped
     assert row.last_error == "paused by the person; its calendar event's moment passed"
     assert fake_slack.dm_messages("U0ANA") == []
+
+
+def test_a_match_another_reader_wrote_meanwhile_is_not_planned_twice(
+    services: Services, feeds_server: FeedServer, fetcher: Fetcher, connected: int
+) -> None:
+    _poll(services, fetcher)
+    with services.session() as session:
+        (match,) = session.scalars(select(CalendarMatch)).all()
+        enrollment_id, person_id = match.enrollment_id, match.person_id
+        ana = session.get(Person, person_id)
+        assert ana is not None
+        cal = person_calendar(ana, services.settings)
+        same = Event(match.event_key, match.starts_at, match.ends_at, "", frozenset(), False)
+        other = Event("k" * 40, match.starts_at, match.ends_at, "", frozenset(), False)
+        fresh = [
+            (enrollment_id, "call-opener", service._Want(same, match.starts_at, person_id, 0)),
+            (enrollment_id, "call-opener", service._Want(other, match.starts_at, person_id, 0)),
+        ]
+        made = service._new_rows(session, services.settings, cal, fresh, NOW)
+        assert [m.repetition for m in made] == [1]  # the one already written is skipped
+    assert len(_opener_rows(services)) == 2
