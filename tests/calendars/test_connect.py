@@ -154,3 +154,44 @@ def test_forget_deletes_the_calendar_and_export_says_connected(
     with services.session() as session:
         assert session.scalars(select(CalendarFeed)).all() == []
         assert session.scalars(select(CalendarMatch)).all() == []
+
+
+def test_app_home_connects_through_a_modal_and_disconnects(
+    bot: RunningBot, services: Services, feeds: FeedServer, ana: None
+) -> None:
+    feeds.files["/ana.ics"] = call("20261126T140000", "20261126T150000")
+    bot.driver.app_home_opened("U0ANA")
+    home = wait_for(lambda: bot.fake.home_view("U0ANA"))
+    assert "*Calendar*" in str(home["blocks"]) and "Not connected." in str(home["blocks"])
+    bot.driver.block_actions(
+        user_id="U0ANA", view=home, actions=[{"action_id": "calendar_connect"}]
+    )
+    opened = wait_for(lambda: bot.fake.calls_to("views.open"))
+    view_id = opened[0].response["view"]["id"]
+
+    def submit(address: str) -> Any:
+        return bot.driver.view_submission(
+            user_id="U0ANA",
+            view_id=view_id,
+            state_values={
+                "address": {"address_input": {"type": "plain_text_input", "value": address}}
+            },
+        )
+
+    refused = submit("ftp://nope").json()
+    assert refused["response_action"] == "errors" and "address" in refused["errors"]
+    assert submit(feeds.url("/ana.ics")).status == 200
+    answer = wait_for(
+        lambda: [m for m in bot.fake.dm_messages("U0ANA") if "Connected" in m["text"]]
+    )
+    assert answer[0]["text"].startswith("Connected. I found 2 events")
+    home = wait_for(
+        lambda: (v := bot.fake.home_view("U0ANA")) and "Disconnect" in str(v["blocks"]) and v
+    )
+    assert "Connected, last read just now, 2 events ahead." in str(home["blocks"])
+    bot.driver.block_actions(
+        user_id="U0ANA", view=home, actions=[{"action_id": "calendar_disconnect"}]
+    )
+    wait_for(lambda: "Not connected." in str((bot.fake.home_view("U0ANA") or {}).get("blocks")))
+    with services.session() as session:
+        assert session.scalars(select(CalendarFeed)).all() == []
