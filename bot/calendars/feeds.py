@@ -309,15 +309,24 @@ def poll(
             if not ids:
                 break
             for result in pool.map(
-                lambda i: read_feed(
-                    scope, settings=settings, fetcher=fetcher, feed_id=i, now=now()
-                ),
-                ids,
+                lambda i: _read_guarded(scope, settings, fetcher, i, now()), ids
             ):
                 _tally(stats, result)
             if len(ids) < batch:
                 break
     return stats
+
+
+def _read_guarded(
+    scope: SessionScope, settings: Settings, fetcher: Fetcher, feed_id: int, now: datetime
+) -> ReadResult:
+    """One feed's read; an unexpected error is logged (its kind, never the address) and
+    leaves the feed to its claim's end instead of stopping the others of the tick."""
+    try:
+        return read_feed(scope, settings=settings, fetcher=fetcher, feed_id=feed_id, now=now)
+    except Exception as exc:
+        log.exception("calendar feed %s: unexpected %s", feed_id, type(exc).__name__)
+        return ReadResult(ok=False, error=type(exc).__name__)
 
 
 def _tally(stats: PollStats, result: ReadResult) -> None:

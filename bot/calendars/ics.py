@@ -63,16 +63,15 @@ def read_events(
             or c.get("RECURRENCE-ID") is not None
         }
         components = recurring_ical_events.of(calendar).between(start, end)
+        events: list[Event] = []
+        for component in components:
+            if component.name != "VEVENT":
+                continue
+            event = _event(component, floating_tz, series)
+            if event is not None:
+                events.append(event)
     except Exception as exc:  # the libraries raise many kinds for a broken file
         raise FeedError(f"not a readable iCalendar file ({type(exc).__name__})") from None
-    me = (email or "").lower()
-    events: list[Event] = []
-    for component in components:
-        if component.name != "VEVENT":
-            continue
-        event = _event(component, me, floating_tz, series)
-        if event is not None:
-            events.append(event)
     events.sort(key=lambda e: (e.start, e.key))
     return events
 
@@ -170,7 +169,7 @@ def _split_address(rest: bytes) -> tuple[bytes, bytes]:
     return params, (value if b"@" in value and b" " not in value else b"")
 
 
-def _event(component: Any, me: str, floating_tz: ZoneInfo, series: set[str]) -> Event | None:
+def _event(component: Any, floating_tz: ZoneInfo, series: set[str]) -> Event | None:
     if str(component.get("STATUS", "")).upper() == "CANCELLED":
         return None
     emails = frozenset(str(component.get(PEOPLE, "")).split())
