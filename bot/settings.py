@@ -421,6 +421,14 @@ class Settings(BaseSettings):
         validation_alias=_alias("NUDGEBOT_CALENDAR_THREADS"),
         description="Calendar feeds read at once (threads and pooled connections).",
     )
+    calendar_parse_processes: int = Field(
+        2,
+        ge=0,
+        le=32,
+        validation_alias=_alias("NUDGEBOT_CALENDAR_PARSE_PROCESSES"),
+        description="Worker processes that parse calendar feeds, so polling uses every core "
+        "(0: parse in the reading threads).",
+    )
     calendar_timeout_seconds: float = Field(
         10.0,
         gt=0,

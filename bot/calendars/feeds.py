@@ -12,8 +12,10 @@ to paste the address again.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.calendars import secret
 from bot.calendars.fetch import Fetched, Fetcher, FetchFailed, address_problem
-from bot.calendars.ics import Event, FeedError, read_events, window
+from bot.calendars.ics import Event, FeedError, read_events, read_events_measured, window
 from bot.calendars.models import CalendarFeed, FeedStatus
 from bot.calendars.service import HORIZON_DAYS, SyncStats, apply_events, forget_matches
 from bot.delivery.models import Delivery, DeliveryStatus
@@ -151,8 +153,10 @@ def read_feed(
     feed_id: int,
     now: datetime,
     force_full: bool = False,
+    parser: Parser | None = None,
 ) -> ReadResult:
-    """Read one feed and plan what it says. Network I/O happens outside any transaction."""
+    """Read one feed and plan what it says. Network I/O happens outside any transaction.
+    `parser`: where to parse (None: in this thread)."""
     with scope() as session:
         feed = session.get(CalendarFeed, feed_id)
         if feed is None:
@@ -174,7 +178,7 @@ def read_feed(
         )
     try:
         fetched = fetcher.get(address, etag=etag, last_modified=modified)
-        events = _events(fetched, now, email, tz)
+        events = _events(fetched, now, email, tz, parser or IN_THREAD)
     except (FetchFailed, FeedError) as exc:
         return _failed(scope, settings, feed_id, now, str(exc))
     with scope() as session:
@@ -203,11 +207,52 @@ def read_feed(
     return result
 
 
-def _events(fetched: Fetched, now: datetime, email: str | None, tz: ZoneInfo) -> list[Event] | None:
+class Parser:
+    """Where feeds are parsed: in `processes` worker processes, so a polling pass uses
+    every core (parsing is pure Python: in threads the GIL would hold it to one), or,
+    with 0, in the reading thread itself."""
+
+    def __init__(self, processes: int) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.worker_cpu_seconds = 0.0  # parsing done in the workers, summed
+        self.worker_peak_kib = 0  # the largest worker's peak resident memory
+        if processes > 0:
+            # forkserver: workers fork from a small server that imported only the parser,
+            # never from this process (threads, database connections, the whole bot).
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["bot.calendars.ics"])
+            self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=context)
+
+    def events(
+        self, body: bytes, *, start: datetime, end: datetime, email: str | None, tz: ZoneInfo
+    ) -> list[Event]:
+        if self._pool is None:
+            return read_events(body, start=start, end=end, email=email, floating_tz=tz)
+        job = self._pool.submit(
+            read_events_measured, body, start=start, end=end, email=email, floating_tz=tz
+        )
+        events, cpu, peak = job.result()
+        with self._lock:
+            self.worker_cpu_seconds += cpu
+            self.worker_peak_kib = max(self.worker_peak_kib, peak)
+        return events
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+IN_THREAD = Parser(0)
+
+
+def _events(
+    fetched: Fetched, now: datetime, email: str | None, tz: ZoneInfo, parser: Parser
+) -> list[Event] | None:
     if fetched.status == 304 or fetched.body is None:
         return None
     start, end = window(now, tz, HORIZON_DAYS)
-    return read_events(fetched.body, start=start, end=end, email=email, floating_tz=tz)
+    return parser.events(fetched.body, start=start, end=end, email=email, tz=tz)
 
 
 def _next_read(settings: Settings, feed: CalendarFeed, now: datetime) -> datetime:
@@ -296,6 +341,7 @@ def poll(
     fetcher: Fetcher,
     now: Callable[[], datetime],
     batch: int = 500,
+    parser: Parser = IN_THREAD,
 ) -> PollStats:
     """Read every feed that is due, `settings.calendar_threads` at a time."""
     stats = PollStats()
@@ -309,7 +355,7 @@ def poll(
             if not ids:
                 break
             for result in pool.map(
-                lambda i: _read_guarded(scope, settings, fetcher, i, now()), ids
+                lambda i: _read_guarded(scope, settings, fetcher, parser, i, now()), ids
             ):
                 _tally(stats, result)
             if len(ids) < batch:
@@ -318,12 +364,19 @@ def poll(
 
 
 def _read_guarded(
-    scope: SessionScope, settings: Settings, fetcher: Fetcher, feed_id: int, now: datetime
+    scope: SessionScope,
+    settings: Settings,
+    fetcher: Fetcher,
+    parser: Parser,
+    feed_id: int,
+    now: datetime,
 ) -> ReadResult:
     """One feed's read; an unexpected error is logged (its kind, never the address) and
     leaves the feed to its claim's end instead of stopping the others of the tick."""
     try:
-        return read_feed(scope, settings=settings, fetcher=fetcher, feed_id=feed_id, now=now)
+        return read_feed(
+            scope, settings=settings, fetcher=fetcher, feed_id=feed_id, now=now, parser=parser
+        )
     except Exception as exc:
         log.exception("calendar feed %s: unexpected %s", feed_id, type(exc).__name__)
         return ReadResult(ok=False, error=type(exc).__name__)

@@ -175,11 +175,28 @@ class CalendarListeners:
         return f"{line}\n{USAGE}"
 
 
+PARSER = "calendar_parser"
+
+
+def parser_of(services: Services) -> feeds.Parser:
+    """The process's feed parsers (worker processes, started on the first poll)."""
+    found = services.extensions.get(PARSER)
+    if isinstance(found, feeds.Parser):
+        return found
+    parser = feeds.Parser(services.settings.calendar_parse_processes)
+    services.extensions[PARSER] = parser
+    services.closers.append(parser.close)
+    return parser
+
+
 def poll_tick(services: Services) -> feeds.PollStats:
     """The `calendar-poll` tick: read the feeds that are due."""
+    if not services.settings.calendar_enabled:
+        return feeds.PollStats()
     return feeds.poll(
         services.session,
         settings=services.settings,
         fetcher=fetcher_of(services),
         now=services.clock.now,
+        parser=parser_of(services),
     )

@@ -231,3 +231,27 @@ def test_a_match_another_reader_wrote_meanwhile_is_not_planned_twice(
         made = service._new_rows(session, services.settings, cal, fresh, NOW)
         assert [m.repetition for m in made] == [1]  # the one already written is skipped
     assert len(_opener_rows(services)) == 2
+
+
+def test_parse_workers_read_the_feed_as_the_reading_thread_does(
+    services: Services,
+    clock: FixedClock,
+    feeds_server: FeedServer,
+    fetcher: Fetcher,
+    connected: int,
+) -> None:
+    parser = feeds.Parser(1)
+    try:
+        stats = feeds.poll(
+            services.session,
+            settings=services.settings,
+            fetcher=fetcher,
+            now=services.clock.now,
+            parser=parser,
+        )
+        assert parser.worker_cpu_seconds > 0 and parser.worker_peak_kib > 0
+    finally:
+        parser.close()
+    assert (stats.read, stats.planned) == (1, 1)
+    (row,) = _opener_rows(services)
+    assert row.due_at == datetime(2026, 11, 26, 12, 50, tzinfo=UTC)
