@@ -1,6 +1,7 @@
 """Imports every feature's models so `Base.metadata` is complete (Alembic, tests)."""
 
 from bot.audit.models import AuditEvent  # noqa: F401
+from bot.calendars.models import CalendarFeed, CalendarMatch  # noqa: F401
 from bot.content.models import Program, ProgramVersion
 from bot.db import Base
 from bot.delivery.models import Delivery, Enrollment

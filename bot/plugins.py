@@ -9,6 +9,8 @@ anything enrolls or sends; so do the tests (tests/conftest.py).
 
 from __future__ import annotations
 
+from bot.calendars import blocks as calendar_blocks
+from bot.calendars.feeds import BROKEN_KIND
 from bot.delivery import plugins
 from bot.digest.service import privacy_choice
 from bot.premortem import followups
@@ -21,7 +23,11 @@ def plug_features() -> None:
     plugins.plug(
         plugins.DeliveryPlugins(
             # Pre-mortem follow-ups ride the outbox like nudges (bot.premortem.followups).
-            renderers={kind: followups.render for kind in followups.KINDS},
+            renderers={
+                **{kind: followups.render for kind in followups.KINDS},
+                # A broken calendar feed's one DM, with its Reconnect button.
+                BROKEN_KIND: calendar_blocks.render_broken,
+            },
             # Spaced repetition stops once proof says the step is settled.
             settled=lambda session, enrollment_id, step_id: is_settled(
                 session, enrollment_id=enrollment_id, step_id=step_id

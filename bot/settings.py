@@ -7,6 +7,8 @@ used the same way in all three places, so the README table is the whole story.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import os
 import re
@@ -388,6 +390,59 @@ class Settings(BaseSettings):
         description="Bot scopes asked for at install (OAuth mode), comma-separated; "
         "empty means the bot scopes of config/manifest.yml.",
     )
+    calendar_enabled: bool = Field(
+        True,
+        validation_alias=_alias("NUDGEBOT_CALENDAR_ENABLED"),
+        description="People may connect their own calendar feed (false turns the feature off, "
+        "e.g. where a works council has not agreed).",
+    )
+    calendar_key: SecretStr | None = Field(
+        None,
+        validation_alias=_alias("NUDGEBOT_CALENDAR_KEY"),
+        description="Fernet key that encrypts calendar feed addresses at rest; without it "
+        "nobody can connect a calendar.",
+    )
+    calendar_allow_http: bool = Field(
+        False,
+        validation_alias=_alias("NUDGEBOT_CALENDAR_ALLOW_HTTP"),
+        description="Accept http:// feed addresses (local servers, tests); else https:// only.",
+    )
+    company_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_alias("NUDGEBOT_COMPANY_DOMAINS"),
+        description="The company's email domains (example.com,example.de): a calendar event "
+        "with anyone else invited is external. Unset: the person's own domain.",
+    )
+    calendar_poll_minutes: int = Field(
+        15,
+        ge=1,
+        le=1440,
+        validation_alias=_alias("NUDGEBOT_CALENDAR_POLL_MINUTES"),
+        description="How often each calendar feed is read (earlier when an event is near).",
+    )
+    calendar_threads: int = Field(
+        8,
+        ge=1,
+        le=64,
+        validation_alias=_alias("NUDGEBOT_CALENDAR_THREADS"),
+        description="Calendar feeds read at once (threads and pooled connections).",
+    )
+    calendar_parse_processes: int = Field(
+        2,
+        ge=0,
+        le=32,
+        validation_alias=_alias("NUDGEBOT_CALENDAR_PARSE_PROCESSES"),
+        description="Worker processes that parse calendar feeds, so polling uses every core "
+        "(0: parse in the reading threads).",
+    )
+    calendar_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        validation_alias=_alias("NUDGEBOT_CALENDAR_TIMEOUT_SECONDS"),
+        description="How long one feed read may take (connect and read) before it counts "
+        "as failed.",
+    )
     retention_days: int = Field(
         400,
         ge=30,
@@ -396,6 +451,35 @@ class Settings(BaseSettings):
         description="Proof events and reflections older than this many days are deleted "
         "every hour; anonymous weekly counts are kept.",
     )
+
+    @field_validator("calendar_key", mode="before")
+    @classmethod
+    def _calendar_key(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            return None
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if isinstance(raw, str):
+            try:
+                padded = raw.strip() + "=" * (-len(raw.strip()) % 4)
+                ok = len(base64.urlsafe_b64decode(padded.encode())) == 32
+            except (ValueError, binascii.Error):
+                ok = False
+            if not ok:
+                raise ValueError(
+                    "expected a Fernet key (32 bytes, url-safe base64); make one with "
+                    "python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'"
+                )
+        return v
+
+    @field_validator("company_domains", mode="before")
+    @classmethod
+    def _company_domains(cls, v: Any) -> Any:
+        domains = [d.lower().lstrip("@") for d in _split_csv(v)]
+        for item in domains:
+            if not re.match(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", item):
+                raise ValueError(f"{item!r} is not an email domain such as example.com")
+        return domains
 
     @field_validator("slack_bot_token")
     @classmethod

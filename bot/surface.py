@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from slack_sdk.oauth.installation_store import InstallationStore
 
+from bot.calendars import blocks as calendar_blocks
+from bot.calendars import listeners as calendars
 from bot.delivery import hooks as delivery_hooks
 from bot.delivery import listeners as delivery
 from bot.delivery.jobs import PLAN_SECONDS, REAP_SECONDS, SEND_SECONDS, DeliveryJobs
@@ -57,6 +59,7 @@ from bot.workflows import listeners as workflows
 from bot.workflows import service as workflow_steps
 
 FORGET_SEEN_SECONDS = 600
+CALENDAR_POLL_SECONDS = 60  # each feed has its own next read; the tick reads those due
 
 
 @dataclass(frozen=True)
@@ -81,13 +84,18 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
     jobs = DeliveryJobs(services)
     trigger = delivery.trigger_listener
     steps = workflows.WorkflowListeners(services)
+    calendar = calendars.CalendarListeners(services, home_changed=home.publish_home)
 
     slack_routes = (
         # -- slash commands ----------------------------------------------------------------
         command(
             "/nudges",
             home.command,
-            verbs={"digest": digests.nudges_digest, "workflow-key": steps.key_command},
+            verbs={
+                "digest": digests.nudges_digest,
+                "workflow-key": steps.key_command,
+                "calendar": calendar.nudges_calendar,
+            },
             explain=home_listeners.nothing_changed,
         ),
         command("/intake", forms.command),
@@ -120,6 +128,15 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
         action(re.compile(f"^{proof_home_blocks.PAGE_ACTION}_(prev|next)$"), home.page_click),
         action(proof_home_blocks.ENROLL_ACTION, home.enroll_click),
         view_submission(proof_home_blocks.ENROLL_CALLBACK, home.submit_enroll),
+        # -- calendar connections: App Home, the connect modal, a broken feed's DM -------------
+        action(calendar_blocks.CONNECT_ACTION, calendar.connect_click),
+        action(calendar_blocks.RECONNECT_ACTION, calendar.connect_click),
+        action(calendar_blocks.DISCONNECT_ACTION, calendar.disconnect_click),
+        view_submission(
+            calendar_blocks.CONNECT_CALLBACK,
+            calendar.submit_connect,
+            error_block=calendar_blocks.ADDRESS_BLOCK,
+        ),
         action(digest_blocks.SHARE_ACTION, digests.share),
         action(digest_blocks.OPT_IN_ACTION, digests.opt_in),
         action(digest_blocks.IMPACT_ACTION, digests.impact),
@@ -192,6 +209,7 @@ def surface(services: Services, *, store: InstallationStore | None) -> Surface:
             governance_jobs.RETENTION_TICK_SECONDS,
         ),
         Tick("forget-seen-events", lambda: dedupe.forget_seen(services), FORGET_SEEN_SECONDS),
+        Tick("calendar-poll", lambda: calendars.poll_tick(services), CALENDAR_POLL_SECONDS),
     )
 
     hooks: dict[str, HookHandler] = {

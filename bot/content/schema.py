@@ -37,6 +37,10 @@ _SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _DURATION = re.compile(r"^[1-9]\d*[mhd]$")
 _HORIZON = re.compile(r"^[1-9]\d*[dwm]$")
+# A calendar step's moment: the event's start or end, optionally moved by minutes or hours.
+_AT = re.compile(r"^(start|end)(?:\s*([+-])\s*([1-9]\d*)([mh]))?$")
+# A calendar nudge comes at most this far from its event (else it is not about that event).
+MAX_CALENDAR_OFFSET_MINUTES = 12 * 60
 
 
 def _localised(value: Any) -> Any:
@@ -211,15 +215,46 @@ class Trigger(_Strict):
     """A moment of work that sends a step (the delivery engine listens for it)."""
 
     id: Slug
-    source: Literal["webhook", "channel_join", "message", "reaction", "app_home"]
+    source: Literal["webhook", "channel_join", "message", "reaction", "app_home", "calendar"]
     channel: Annotated[str, StringConstraints(pattern=r"^[CG][A-Z0-9]{2,}$")] | None = Field(
         None, description="Channel id (C…); for channel_join, message and reaction."
     )
     pattern: str | None = Field(
-        None, description="message only: a Python regular expression matched against the text."
+        None,
+        description="message: a Python regular expression matched against the text; "
+        "calendar: matched against the event's title.",
     )
     reaction: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_+'-]+$")] | None = Field(
         None, description="reaction only: an emoji name without colons."
+    )
+    min_attendees: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="calendar only: at least this many people on the invitation "
+        "(attendees and organizer, the person included).",
+    )
+    max_attendees: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="calendar only: at most this many people on the invitation "
+        "(2 for one-to-ones).",
+    )
+    external: bool | None = Field(
+        None,
+        description="calendar only: true matches events with someone from outside the "
+        "company (an email domain not in NUDGEBOT_COMPANY_DOMAINS, or, when unset, not the "
+        "person's own); false only events among colleagues.",
+    )
+    recurring: bool | None = Field(
+        None,
+        description="calendar only: true matches occurrences of a recurring event, "
+        "false one-off events.",
+    )
+    first_of_day: bool | None = Field(
+        None,
+        description="calendar only: true matches the person's first meeting of their local day.",
     )
 
     @field_validator("pattern")
@@ -234,6 +269,16 @@ class Trigger(_Strict):
                     "and write a literal ( ) [ ] . ? + * with a backslash before it"
                 ) from None
         return v
+
+
+def calendar_offset(at: str) -> tuple[str, int]:
+    """`at` ("start-10m", "end+5m", "start") as (anchor, minutes to add)."""
+    match = _AT.match(at.strip())
+    if match is None:
+        raise ValueError(at)
+    anchor, sign, amount, unit = match.groups()
+    minutes = 0 if amount is None else int(amount) * (60 if unit == "h" else 1)
+    return anchor, -minutes if sign == "-" else minutes
 
 
 class When(_Strict):
@@ -255,6 +300,13 @@ class When(_Strict):
         None,
         description='With trigger: send this long after it fires, e.g. "30m", "2h", "1d".',
         json_schema_extra={"pattern": r"^[1-9]\d*[mhd]$"},
+    )
+    at: str | None = Field(
+        None,
+        description="With a calendar trigger: when, from the event's start or end, e.g. "
+        '"start-10m" (ten minutes before it starts), "end+5m" (five minutes after it ends), '
+        '"start"; minutes (m) or hours (h), at most 12h.',
+        json_schema_extra={"pattern": r"^(start|end)([+-][1-9][0-9]*[mh])?$"},
     )
 
     @field_validator("time", mode="before")
@@ -278,6 +330,24 @@ class When(_Strict):
     def _delay(cls, v: str | None) -> str | None:
         if v is not None and not _DURATION.match(v):
             raise ValueError(f'expected minutes, hours or days like "30m", "2h", "1d", got {v!r}')
+        return v
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            _anchor, minutes = calendar_offset(v)
+        except ValueError:
+            raise ValueError(
+                f'expected the start or end of the event, optionally moved, like "start-10m", '
+                f'"end+5m" or "start", got {v!r}'
+            ) from None
+        if abs(minutes) > MAX_CALENDAR_OFFSET_MINUTES:
+            raise ValueError(
+                f"{v!r} is more than 12h from the event; a calendar nudge belongs near its event"
+            )
         return v
 
     @property
@@ -510,7 +580,25 @@ _TRIGGER_KEYS = {
     "message": {"channel", "pattern"},
     "reaction": {"channel", "reaction"},
     "app_home": set(),
+    "calendar": {
+        "pattern",
+        "min_attendees",
+        "max_attendees",
+        "external",
+        "recurring",
+        "first_of_day",
+    },
 }
+_TRIGGER_FIELDS = (
+    "channel",
+    "pattern",
+    "reaction",
+    "min_attendees",
+    "max_attendees",
+    "external",
+    "recurring",
+    "first_of_day",
+)
 _TRIGGER_REQUIRED = {"message": "pattern", "reaction": "reaction"}
 
 
@@ -522,7 +610,7 @@ def _trigger_problems(triggers: Sequence[Trigger]) -> list[tuple[Loc, str]]:
         )
     for i, trigger in enumerate(triggers):
         allowed = _TRIGGER_KEYS[trigger.source]
-        for key in ("channel", "pattern", "reaction"):
+        for key in _TRIGGER_FIELDS:
             if getattr(trigger, key) is not None and key not in allowed:
                 problems.append(
                     (("triggers", i, key), f"does not apply to source {trigger.source}; remove it")
@@ -532,6 +620,14 @@ def _trigger_problems(triggers: Sequence[Trigger]) -> list[tuple[Loc, str]]:
             problems.append(
                 (("triggers", i), f"source {trigger.source} needs `{required}`; add it")
             )
+        low, high = trigger.min_attendees, trigger.max_attendees
+        if low is not None and high is not None and low > high:
+            problems.append(
+                (
+                    ("triggers", i, "max_attendees"),
+                    f"{high} is below min_attendees {low}; no event could match",
+                )
+            )
     return problems
 
 
@@ -539,7 +635,7 @@ def _step_problems(program: Program) -> list[tuple[Loc, str]]:
     problems: list[tuple[Loc, str]] = []
     for index, value in _duplicates([s.id for s in program.steps]):
         problems.append((("steps", index, "id"), f"{value} is used twice; step ids are unique"))
-    trigger_ids = {t.id for t in program.triggers}
+    trigger_ids: dict[str, str] = {t.id: t.source for t in program.triggers}
     for i, step in enumerate(program.steps):
         problems += _when_problems(("steps", i, "when"), step.when, trigger_ids)
         problems += _kind_problems(("steps", i), step)
@@ -561,7 +657,7 @@ def _step_problems(program: Program) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _when_problems(loc: Loc, when: When, trigger_ids: set[str]) -> list[tuple[Loc, str]]:
+def _when_problems(loc: Loc, when: When, trigger_ids: dict[str, str]) -> list[tuple[Loc, str]]:
     if (when.day is None) == (when.trigger is None):
         return [(loc, "give exactly one of `day` (days after the start) or `trigger`")]
     problems: list[tuple[Loc, str]] = []
@@ -582,8 +678,22 @@ def _when_problems(loc: Loc, when: When, trigger_ids: set[str]) -> list[tuple[Lo
                 problems.append(
                     ((*loc, key), f"`{key}` goes with `day`; use `delay` with a trigger")
                 )
-    elif when.delay is not None:
-        problems.append(((*loc, "delay"), "`delay` goes with `trigger`; use `time` with `day`"))
+        calendar = trigger_ids.get(when.trigger) == "calendar"
+        if calendar and when.at is None:
+            problems.append(
+                (loc, 'a calendar trigger needs `at`, e.g. "start-10m" or "end+5m"; add it')
+            )
+        if calendar and when.delay is not None:
+            problems.append(
+                ((*loc, "delay"), 'a calendar trigger is timed with `at` ("start-10m"), not delay')
+            )
+        if not calendar and when.at is not None and when.trigger in trigger_ids:
+            problems.append(((*loc, "at"), "`at` goes with a calendar trigger; use `delay`"))
+    else:
+        if when.delay is not None:
+            problems.append(((*loc, "delay"), "`delay` goes with `trigger`; use `time` with `day`"))
+        if when.at is not None:
+            problems.append(((*loc, "at"), "`at` goes with a calendar trigger; remove it"))
     return problems
 
 
@@ -616,7 +726,7 @@ def _kind_problems(loc: Loc, step: Step) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _variant_problems(loc: Loc, step: Step, trigger_ids: set[str]) -> list[tuple[Loc, str]]:
+def _variant_problems(loc: Loc, step: Step, trigger_ids: dict[str, str]) -> list[tuple[Loc, str]]:
     problems: list[tuple[Loc, str]] = []
     for j, value in _duplicates([v.id for v in step.variants]):
         problems.append(((*loc, "variants", j, "id"), f"{value} is used twice in this step"))

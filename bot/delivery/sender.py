@@ -418,7 +418,9 @@ class Sender:
         )
 
     def _defer(self, item: Claimed, after: datetime, why: str) -> Outcome:
-        """Later, inside a send window: the same day's if it is still open, else the next."""
+        """Later, inside a send window: the same day's if it is still open, else the next.
+        A nudge timed to a calendar event is never moved past its window (which ends
+        when the event makes it moot, bot.calendars): it is skipped instead."""
         d = item.delivery
         if d.window_end is not None and after < d.window_end:
             return Outcome(
@@ -429,6 +431,12 @@ class Sender:
                 counted=False,
                 stat="deferred",
             )
+        if self._at_calendar_event(item):
+            return Outcome(
+                DeliveryStatus.skipped,
+                error=f"{why.removeprefix('deferred: ')}; its calendar event's moment passed",
+                stat="skipped",
+            )
         start, end = self._calendar(item).next_open(after)
         return Outcome(
             DeliveryStatus.planned,
@@ -438,6 +446,13 @@ class Sender:
             counted=False,
             stat="deferred",
         )
+
+    def _at_calendar_event(self, item: Claimed) -> bool:
+        if item.enrollment is None:
+            return False
+        program = self._programs[item.enrollment.program_version_id]
+        when = program.step(item.delivery.step_id).when_for(item.enrollment.arm)
+        return any(t.id == when.trigger and t.source == "calendar" for t in program.triggers)
 
     def _calendar(self, item: Claimed) -> Calendar:
         if item.enrollment is None:

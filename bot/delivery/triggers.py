@@ -142,7 +142,7 @@ def _queue(
     repetition = 0 if latest is None else latest + 1  # 0 is a repetition too
     cal = program_calendar(person_calendar(person, settings), program)
     due, window_end = cal.next_open(now + delay)
-    held = _in_week(session, person.id, cal, due)
+    held = held_in_week(session, person.id, cal, due)
     status = DeliveryStatus.planned if held < settings.weekly_cap else DeliveryStatus.skipped
     row = Delivery(
         enrollment_id=enrollment.id,
@@ -166,8 +166,9 @@ def _queue(
     return row.id if status == DeliveryStatus.planned else None
 
 
-def _in_week(session: Session, person_id: int, cal: Calendar, due: datetime) -> int:
-    """The person's nudges (every program) that hold a place in the local week of `due`."""
+def held_in_week(session: Session, person_id: int, cal: Calendar, due: datetime) -> int:
+    """The person's nudges (every program) that hold a place in the local week of `due`
+    (calendar nudges are counted the same way: bot.calendars.service)."""
     day = cal.local_date(due)
     monday = day - timedelta(days=day.weekday())
     start = to_utc(monday, dtime(), cal.tz)

@@ -16,6 +16,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from bot.audit.models import AuditEvent
+from bot.calendars.models import CalendarFeed, CalendarMatch
 from bot.content.models import Program
 from bot.db import utcnow
 from bot.delivery.models import Delivery, Enrollment, SenderLock
@@ -81,6 +82,10 @@ def _core() -> None:
     register_personal_data(Enrollment, "person_id", Mode.delete)
     register_personal_data(Enrollment, "enrolled_by", Mode.unlink, holds=SLACK)
     register_personal_data(Delivery, "person_id", Mode.delete)
+    # A connected calendar: the encrypted address (export shows it withheld) and the
+    # event keys and times it planned (docs/privacy.md, Calendars).
+    register_personal_data(CalendarFeed, "person_id", Mode.delete)
+    register_personal_data(CalendarMatch, "person_id", Mode.delete)
     register_personal_data(ProofEvent, "person_id", Mode.delete, rollup=rollup_proof)
     register_retention(ProofEvent, "occurred_at", rollup=rollup_proof)
     register_personal_data(Pause, "person_id", Mode.delete)

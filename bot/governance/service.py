@@ -202,6 +202,8 @@ def export(session: Session, *, subject: Subject, actor: str, now: datetime) -> 
         "slack_user_id": subject.slack_user_id,
         "workspace_id": subject.workspace_id,
         "exported_at": now.isoformat(),
+        # The address itself is a secret: an export says only whether one is connected.
+        "calendar": "connected" if tables.get("calendar_feeds") else "not connected",
         "tables": {name: tables[name] for name in sorted(tables)},
     }
 

@@ -256,6 +256,8 @@ HELP = (
     "• `/nudges vacation 2026-12-21 2027-01-04`: no nudges in those days\n"
     "• `/nudges stop PROGRAM`: leave a program (ids are in `/nudges status`)\n"
     "• `/nudges digest`: your team's behaviors this week (for managers)\n"
+    "• `/nudges calendar https://…`: connect your calendar for nudges timed to your meetings "
+    "(`/nudges calendar off` disconnects it)\n"
     "A Slack status with :palm_tree: or “vacation” / “OOO” pauses nudges while it lasts."
 )
 

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.calendars import feeds as calendar_feeds
+from bot.calendars import secret as calendar_secret
 from bot.content.models import Program as ProgramRow
 from bot.content.schema import localise
 from bot.content.service import load_program_version
@@ -80,6 +82,9 @@ class HomeData:
     streaks: list[Streak] = field(default_factory=list)
     next: list[NudgeLine] = field(default_factory=list)
     lead: LeadData | None = None
+    # The calendar connection's status line; None when connections are off here.
+    calendar: str | None = None
+    calendar_connected: bool = False
 
 
 def home_data(
@@ -109,6 +114,10 @@ def home_data(
     data.week = _week(session, person, since=week_start, locale=data.language or person.locale)
     data.streaks = _streaks(session, person, now=now, settings=settings)
     data.next = next_nudges(session, person, now=now, locale=data.language or person.locale)
+    if calendar_secret.available(settings) is None:
+        feed = calendar_feeds.feed_of(session, person.id)
+        data.calendar = calendar_feeds.status_line(feed, now)
+        data.calendar_connected = feed is not None
     if is_lead:
         data.lead = lead_data(session, page=page, min_group=privacy.min_group(settings))
     return data

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.calendars import blocks as calendar_blocks
 from bot.people.privacy import withheld_reason
 from bot.proof.home import HomeData, LeadData, NudgeLine, ProgramLine, StepAdoption
 from bot.proof.models import Pause, PauseReason
@@ -56,6 +57,8 @@ def home_view(data: HomeData) -> dict[str, Any]:
         {"type": "divider"},
         *_preference_blocks(data),
     ]
+    if data.calendar is not None:
+        blocks += calendar_blocks.home_section(data.calendar, connected=data.calendar_connected)
     if data.lead is not None:
         blocks += _lead_blocks(data.lead, room=MAX_HOME_BLOCKS - len(blocks))
     return {"type": "home", "callback_id": "nudges_home", "blocks": blocks[:MAX_HOME_BLOCKS]}
