@@ -76,7 +76,9 @@ def test_readme_quickstart_is_two_commands_and_ci_runs_the_test_one() -> None:
     commands = _readme_commands()
     assert len(commands) == 2
     install_and_run, run_tests = commands
-    assert install_and_run.endswith("nudgebot run")
+    # The first runs the whole bot with no tokens (the sandbox: SQLite and a local Slack).
+    assert install_and_run.endswith("nudgebot sandbox")
+    assert "pip install -e ." in install_and_run
     assert run_tests.endswith("pytest")
     ci = (REPO / ".ci/run").read_text()
     assert run_tests in ci.splitlines()
