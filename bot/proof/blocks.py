@@ -258,6 +258,7 @@ HELP = (
     "• `/nudges digest`: your team's behaviors this week (for managers)\n"
     "• `/nudges calendar https://…`: connect your calendar for nudges timed to your meetings "
     "(`/nudges calendar off` disconnects it)\n"
+    "• `/nudges workflow-key`: a key for Nudgebot's Workflow Builder steps (for L&D leads)\n"
     "A Slack status with :palm_tree: or “vacation” / “OOO” pauses nudges while it lasts."
 )
 

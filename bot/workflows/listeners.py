@@ -20,6 +20,7 @@ from bot.errors import Refusal
 from bot.people.roles import lead_directory
 from bot.services import Services
 from bot.slack import install
+from bot.slack.acks import acks_first
 from bot.workflows import service
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class WorkflowListeners:
         log.info("workflow step enrolled: %s", outputs["summary"])
         complete(outputs=outputs)
 
+    @acks_first  # like every /nudges verb: the answer goes to response_url
     def key_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         """`/nudges workflow-key`: an L&D lead's key for the enroll step."""
         ack()

@@ -449,6 +449,33 @@ def http_ok(ctx: Ctx, actor: str) -> bool:
     return True  # the status is checked by the walker
 
 
+class CalendarSubmit:
+    """Submitting the connect modal. The walk's settings have no NUDGEBOT_CALENDAR_KEY,
+    so the answer is the modal's field error saying what to set: the submitter's own
+    modal answers (tests/calendars walks a connection with a key)."""
+
+    def __init__(self) -> None:
+        self.answers: list[DriverResponse] = []
+
+    def run(self, ctx: Ctx, actor: str) -> DriverResponse:
+        response = ctx.bot.driver.view_submission(
+            user_id=actor,
+            view_callback_id="calendar_connect_modal",
+            state_values={
+                "address": {"address_input": text_input("https://calendar.example/feed.ics")}
+            },
+            private_metadata="",
+        )
+        self.answers.append(response)
+        return response
+
+    def answered(self, ctx: Ctx, actor: str) -> bool:
+        return bool(self.answers) and '"address"' in self.answers[-1].body
+
+
+CALENDAR_SUBMIT = CalendarSubmit()
+
+
 def rows() -> list[Row]:
 
     return [
@@ -651,6 +678,43 @@ def rows() -> list[Row]:
             (EMP,),
             (),
             person_changed("tz_override"),
+        ),
+        # Calendars: a person connects only their own (the address is theirs, and secret).
+        Row(
+            "/nudges calendar",
+            SELF,
+            ("/nudges",),
+            command("/nudges", "calendar"),
+            (EMP,),
+            (),
+            replied,
+        ),
+        Row(
+            "calendar_connect · calendar_reconnect",
+            SELF,
+            ("calendar_connect", "calendar_reconnect"),
+            home_click("calendar_connect", "connect"),
+            (EMP,),
+            (),
+            slack_call("views.open"),
+        ),
+        Row(
+            "calendar_disconnect",
+            SELF,
+            ("calendar_disconnect",),
+            home_click("calendar_disconnect", "disconnect"),
+            (EMP,),
+            (),
+            slack_call("views.publish"),
+        ),
+        Row(
+            "view calendar_connect_modal",
+            SELF,
+            ("calendar_connect_modal",),
+            CALENDAR_SUBMIT.run,
+            (EMP,),
+            (),
+            CALENDAR_SUBMIT.answered,
         ),
         Row(
             "nudges_programs_page_prev · _next",
