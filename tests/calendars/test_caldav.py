@@ -15,12 +15,10 @@ from bot.calendars import feeds
 from bot.calendars.fetch import Fetcher
 from bot.clock import FixedClock
 from bot.delivery.models import Delivery, DeliveryStatus
-from bot.delivery.planner import enroll_and_plan
 from bot.people.models import Person
 from bot.services import Services
 from tests.calendars.ics_samples import calendar, event
-from tests.calendars.test_done_when import ME, NOW, STEPS, TRIGGERS
-from tests.delivery.conftest import store_person, store_program
+from tests.calendars.test_done_when import ME, NOW, enroll_ana
 
 MKCALENDAR = b"""<?xml version="1.0" encoding="utf-8"?>
 <C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
@@ -65,19 +63,8 @@ def test_a_radicale_calendar_times_moves_and_cancels_the_nudge(
     assert _request("MKCALENDAR", collection, MKCALENDAR, "application/xml") == 201
     put_call(collection, "20261126T140000", "20261126T150000")
     clock.set(NOW)
+    enroll_ana(services)
     with services.session() as session:
-        store_program(session, "calls", STEPS, triggers=TRIGGERS)
-        store_person(session, "U0ANA", email=ME, tz="Europe/Berlin")
-        enroll_and_plan(
-            session,
-            settings=services.settings,
-            now=NOW,
-            program_id="calls",
-            user_ids=["U0ANA"],
-            starts_at=NOW,
-            enrolled_by="t",
-            source="t",
-        )
         ana = session.scalars(select(Person)).one()
         feeds.connect(session, settings=services.settings, person=ana, address=collection, now=NOW)
 

@@ -17,33 +17,19 @@ from bot.calendars.fetch import Fetcher, address_problem
 from bot.calendars.models import CalendarFeed, CalendarMatch, FeedStatus
 from bot.clock import FixedClock
 from bot.delivery.models import Delivery
-from bot.delivery.planner import enroll_and_plan
 from bot.delivery.sender import Sender
 from bot.governance import service as governance
 from bot.services import Services
 from tests.calendars.conftest import FeedServer
-from tests.calendars.test_done_when import ME, NOW, STEPS, TRIGGERS, call
+from tests.calendars.test_done_when import NOW, call, enroll_ana
 from tests.conftest import RunningBot, make_settings
-from tests.delivery.conftest import store_person, store_program
 from tests.proof.conftest import wait_for
 
 
 @pytest.fixture
 def ana(services: Services, bot: RunningBot, clock: FixedClock) -> None:
     clock.set(NOW)
-    with services.session() as session:
-        store_program(session, "calls", STEPS, triggers=TRIGGERS)
-        store_person(session, "U0ANA", email=ME, tz="Europe/Berlin")
-        enroll_and_plan(
-            session,
-            settings=services.settings,
-            now=NOW,
-            program_id="calls",
-            user_ids=["U0ANA"],
-            starts_at=NOW,
-            enrolled_by="t",
-            source="t",
-        )
+    enroll_ana(services)
     bot.fake.add_user("U0ANA", name="ana")
 
 

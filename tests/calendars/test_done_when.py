@@ -50,16 +50,8 @@ def call(start: str, end: str, status: str | None = None) -> bytes:
     )
 
 
-@pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    reader = Fetcher(threads=2, timeout=5)
-    yield reader
-    reader.close()
-
-
-@pytest.fixture
-def connected(services: Services, feeds_server: FeedServer, clock: FixedClock) -> int:
-    clock.set(NOW)
+def enroll_ana(services: Services) -> None:
+    """Ana (Berlin, ana@example.com) enrolled now in `calls`: STEPS timed by TRIGGERS."""
     with services.session() as session:
         store_program(session, "calls", STEPS, triggers=TRIGGERS)
         store_person(session, "U0ANA", email=ME, tz="Europe/Berlin")
@@ -73,6 +65,19 @@ def connected(services: Services, feeds_server: FeedServer, clock: FixedClock) -
             enrolled_by="t",
             source="t",
         )
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    reader = Fetcher(threads=2, timeout=5)
+    yield reader
+    reader.close()
+
+
+@pytest.fixture
+def connected(services: Services, feeds_server: FeedServer, clock: FixedClock) -> int:
+    clock.set(NOW)
+    enroll_ana(services)
     feeds_server.files["/ana.ics"] = call("20261126T140000", "20261126T150000")
     with services.session() as session:
         ana = session.scalars(select(Person).where(Person.slack_user_id == "U0ANA")).one()
