@@ -202,7 +202,7 @@ def run(services: Services, *, host: str, port: int) -> None:
     try:
         _serve(app, server, services, stop, host=host, port=port)
     finally:
-        _close_quietly(server)
+        close_quietly(server)
 
 
 def _serve(
@@ -311,7 +311,7 @@ def _busy(server: Any) -> bool:
     )
 
 
-def _close_quietly(server: Any) -> None:
+def close_quietly(server: Any) -> None:
     """Close the client connections and the listening socket. The trigger's pipe
     is left to the process's exit: a worker thread that outlived the drain may
     still pull it, and a closed pipe there is the EBADF this avoids."""

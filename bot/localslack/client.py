@@ -227,6 +227,12 @@ class ClientSide(Teams):
             ]
             return sorted(found, key=lambda c: str(c["name"]))
 
+    def message_count(self, channel_id: str) -> int:
+        """How many messages a conversation holds (0: none, or no such conversation)."""
+        with self._lock:
+            found = self._ws.channels.get(channel_id)
+            return len(found.messages) if found else 0
+
     def ephemerals_for(self, user_id: str, channel_id: str) -> list[JSON]:
         """Ephemeral messages ``user_id`` was shown in ``channel_id``, oldest first."""
         with self._lock:

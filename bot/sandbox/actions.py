@@ -9,6 +9,7 @@ fields and lengths before it sends anything; so does this.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ class Refused(Exception):
     """What Slack's client would say instead of sending (shown to the person)."""
 
 
+@functools.cache
 def slash_commands() -> frozenset[str]:
-    """The commands the app's manifest declares (what Slack would offer)."""
+    """The commands the app's manifest declares (what Slack would offer; read once)."""
     try:
         manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
         return frozenset(c["command"] for c in manifest["features"]["slash_commands"])

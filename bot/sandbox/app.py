@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from bot.sandbox import actions, screen
+from bot.sandbox import actions, preview, screen
 from bot.sandbox.parts import CLOCK_MOVES, SandboxParts
 from bot.web import WSGIApp
 
@@ -86,8 +86,6 @@ def _api(sandbox: SandboxParts, method: str, path: str, environ: dict[str, Any])
             return screen.screen(sandbox, user, query.get("conversation") or None)
         if name == "dev":
             return _dev(sandbox, _int(query.get("since"), 0), _int(query.get("requests_since"), 0))
-        if name.startswith("preview"):
-            from bot.sandbox import preview
         if name == "preview":
             return preview.preview_catalog(sandbox.services.settings)
         if name == "preview/step":

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from bot.delivery.calendar import next_monday
 from bot.delivery.models import Delivery, DeliveryStatus
 from bot.localslack import LocalSlack
 from bot.sandbox.clock import SandboxClock
@@ -120,8 +121,6 @@ class SandboxParts:
 def next_monday_nine(now: datetime, zone: ZoneInfo) -> datetime:
     """The coming Monday 09:00 in ``zone``: today, if it is Monday before 09:00."""
     local = now.astimezone(zone)
-    days = (7 - local.weekday()) % 7
-    if days == 0 and local.hour >= 9:
-        days = 7
-    monday = (local + timedelta(days=days)).date()
+    today = local.date()
+    monday = today if today.weekday() == 0 and local.hour < 9 else next_monday(today)
     return datetime(monday.year, monday.month, monday.day, 9, 0, tzinfo=zone).astimezone(UTC)

@@ -36,7 +36,14 @@ from bot.sandbox.app import make_page_app
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.driver import SandboxDriver
 from bot.sandbox.parts import SandboxParts
-from bot.server import RunningTicks, drain, make_http_server, make_scheduler, serve_until
+from bot.server import (
+    RunningTicks,
+    close_quietly,
+    drain,
+    make_http_server,
+    make_scheduler,
+    serve_until,
+)
 from bot.services import Services
 from bot.settings import Settings, load_settings
 
@@ -235,10 +242,7 @@ class Sandbox:
             if "slack" in self.__dict__:
                 self.slack.note_change()  # an open page's long-poll answers now, not in 20 s
             drain(self.http_server, deadline=time.monotonic() + DRAIN_SECONDS)
-            for channel in list(self.http_server._map.values()):
-                if channel is not self.http_server.trigger:
-                    with contextlib.suppress(OSError):
-                        channel.close()
+            close_quietly(self.http_server)
             self.http_server = None
         if "services" in self.__dict__:
             self.services.close()

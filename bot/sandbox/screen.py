@@ -70,7 +70,7 @@ def screen(sandbox: SandboxParts, user_id: str, conversation: str | None) -> JSO
             "id": dm_id,
             "kind": "dm",
             "name": "Nudgebot",
-            "count": len(sandbox.slack.messages(dm_id)),
+            "count": sandbox.slack.message_count(dm_id),
         },
         *sandbox.slack.member_channels(user_id),
     ]
